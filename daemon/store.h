@@ -1,0 +1,228 @@
+/*
+ * The store: keygate's authoritative state behind one table of operations
+ * (SPEC section 6). Handlers see only the C records below, never LMDB types;
+ * store.c, the embedded LMDB backend, is the only file that includes lmdb.h.
+ * A later backend (PostgreSQL) implements the same table.
+ *
+ * Every state change is one write transaction that also appends its audit
+ * record; a function returns STORE_OK only after the commit succeeded.
+ * Records returned to callers are copies (nothing borrowed from the backend).
+ */
+#ifndef KG_STORE_H
+#define KG_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "date.h"
+#include "keys.h"
+#include "kglimits.h"
+#include "license.h"
+#include "money.h"
+#include "policy.h"
+
+#define STORE_SCHEMA_VERSION	1
+#define STORE_NAME_MAX		256
+#define STORE_URL_MAX		512
+#define STORE_ACTOR_MAX		128
+#define STORE_ACTION_MAX	32
+#define STORE_OBJECT_MAX	96
+#define STORE_DETAIL_MAX	1024
+
+enum store_err {
+	STORE_OK = 0,
+	STORE_NOTFOUND = -1,	/* no such record */
+	STORE_EXISTS = -2,	/* a record with that key exists */
+	STORE_FULL = -3,	/* the map is full: nothing was written */
+	STORE_CONFLICT = -4,	/* the record changed since it was read */
+	STORE_SCHEMA = -5,	/* data dir of another schema version */
+	STORE_IO = -6,		/* backend failure (logged where it happened) */
+	STORE_INVAL = -7,	/* bad argument or a missing parent record */
+	STORE_REFUSED = -8,	/* a decide callback refused the change */
+};
+
+const char	*store_strerror(int err);
+
+struct store_product {
+	char		code[KG_CODE_MAX + 1];
+	char		name[STORE_NAME_MAX + 1];
+	kg_money	price;			/* current price, minor units */
+	int64_t		created_at;		/* Unix seconds */
+};
+
+struct store_edition {
+	char				product[KG_CODE_MAX + 1];
+	char				code[KG_CODE_MAX + 1];
+	struct kg_edition_policy	policy;
+};
+
+struct store_release {
+	char			product[KG_CODE_MAX + 1];
+	char			version[KG_VERSION_TEXT_MAX];	/* canonical text */
+	struct kg_release	rel;			/* parsed version, date, state */
+	char			sha256[65];		/* hex or "" */
+	char			url[STORE_URL_MAX + 1];
+	int64_t			published_at;
+};
+
+struct store_license {
+	struct kg_license	lic;		/* what the current key revision says */
+	enum kg_license_status	status;
+	char			status_reason[KG_REASON_TEXT_MAX + 1];
+	int64_t			activated_at;	/* first check/activation, 0 = never */
+	int64_t			updated_at;
+};
+
+enum store_act_state {
+	STORE_ACT_OPEN,
+	STORE_ACT_REDEEMED,
+	STORE_ACT_VOID,
+};
+
+struct store_act {
+	char			number[KG_CODE_MAX + 1];
+	char			product[KG_CODE_MAX + 1];
+	char			edition[KG_CODE_MAX + 1];	/* "" = any */
+	char			licensee[KG_LICENSEE_MAX + 1];	/* "" = any */
+	uint32_t		months;
+	enum store_act_state	state;
+	int64_t			registered_at;
+	char			registered_by[STORE_ACTOR_MAX + 1];
+	/* once redeemed: */
+	uint64_t		serial;
+	int64_t			redeemed_at;
+	kg_date			old_expiry;
+	kg_date			new_expiry;
+	enum kg_renewal_kind	kind;
+	kg_money		price;
+};
+
+struct store_signing_key {
+	uint8_t			pk[KG_PUBKEY_LEN];
+	uint8_t			id[KG_KEY_ID_LEN];
+	enum kg_trust_state	state;
+	int64_t			created_at;
+};
+
+/*
+ * An audit record. Callers fill time, actor, action, object and detail
+ * (a short text, typically "before -> after"); the store assigns seq and the
+ * hash chain: hash = BLAKE2b-256(prev_hash || the record's other fields).
+ */
+struct store_audit {
+	uint64_t	seq;			/* 1, 2, ... assigned by the store */
+	int64_t		time;
+	char		actor[STORE_ACTOR_MAX + 1];	/* "admin uid=0 root" or "tcp 127.0.0.1 serial=5" */
+	char		action[STORE_ACTION_MAX + 1];	/* "key.issue", "release.publish"... */
+	char		object[STORE_OBJECT_MAX + 1];	/* "ZHKH8-000123", "PROD 2.0.1"... */
+	char		detail[STORE_DETAIL_MAX + 1];
+	uint8_t		prev_hash[KG_HASH_LEN];
+	uint8_t		hash[KG_HASH_LEN];
+};
+
+struct store_options {
+	uint64_t	map_size;		/* bytes */
+	bool		create;			/* make a new store when none exists */
+};
+
+struct store;
+
+/*
+ * Redemption decision, called inside the store's write transaction with the
+ * act and the license as they are now. It fills *next_lic and *next_act (the
+ * act with its redemption fields) and returns KG_REASON_OK to commit them, or
+ * another reason to change nothing (STORE_REFUSED with *reason set).
+ */
+typedef enum kg_reason (*store_redeem_fn)(void *ctx, const struct store_act *act,
+    const struct store_license *cur, struct store_license *next_lic,
+    struct store_act *next_act, struct store_audit *audit);
+
+/* Called once per record by list functions; return nonzero to stop. */
+typedef int (*store_product_cb)(void *ctx, const struct store_product *p);
+typedef int (*store_edition_cb)(void *ctx, const struct store_edition *e);
+typedef int (*store_license_cb)(void *ctx, const struct store_license *l);
+typedef int (*store_act_cb)(void *ctx, const struct store_act *a);
+typedef int (*store_audit_cb)(void *ctx, const struct store_audit *a);
+typedef int (*store_signing_key_cb)(void *ctx, const struct store_signing_key *k);
+
+/* The table of operations a backend implements. */
+struct store_ops {
+	void	(*close)(struct store *);
+	int	(*schema_version)(struct store *, uint32_t *version);
+
+	int	(*product_add)(struct store *, const struct store_product *,
+		    const struct store_audit *);
+	int	(*product_get)(struct store *, const char *code, struct store_product *);
+	int	(*product_list)(struct store *, store_product_cb, void *ctx);
+
+	int	(*edition_add)(struct store *, const struct store_edition *,
+		    const struct store_audit *);
+	int	(*edition_get)(struct store *, const char *product, const char *code,
+		    struct store_edition *);
+	int	(*edition_list)(struct store *, const char *product, store_edition_cb,
+		    void *ctx);
+
+	int	(*release_publish)(struct store *, const struct store_release *,
+		    const struct store_audit *);
+	int	(*release_withdraw)(struct store *, const char *product,
+		    const struct kg_version *, const struct store_audit *);
+	/* All of a product's releases (any state) in *out (malloc'd, caller frees). */
+	int	(*release_list)(struct store *, const char *product,
+		    struct store_release **out, size_t *n);
+
+	/* Assign lic.serial (global counter) and lic.regno ("<PRODUCT>-<000001>"). */
+	int	(*license_create)(struct store *, struct store_license *,
+		    const struct store_audit *);
+	int	(*license_get_serial)(struct store *, uint64_t serial,
+		    struct store_license *);
+	int	(*license_get_regno)(struct store *, const char *regno,
+		    struct store_license *);
+	/* Replace the license when its stored lic.revision equals expect_revision. */
+	int	(*license_update)(struct store *, const struct store_license *,
+		    uint32_t expect_revision, const struct store_audit *);
+	int	(*license_list)(struct store *, store_license_cb, void *ctx);
+
+	int	(*act_register)(struct store *, const struct store_act *,
+		    const struct store_audit *);
+	int	(*act_get)(struct store *, const char *number, struct store_act *);
+	int	(*act_void)(struct store *, const char *number, const struct store_audit *);
+	int	(*act_list)(struct store *, store_act_cb, void *ctx);
+	/* Atomically: read act and license, decide, write both and the audit record. */
+	int	(*act_redeem)(struct store *, const char *number, uint64_t serial,
+		    store_redeem_fn decide, void *ctx, enum kg_reason *reason);
+
+	int	(*subscription_set)(struct store *, const char *licensee, kg_date until,
+		    const struct store_audit *);
+	int	(*subscription_get)(struct store *, const char *licensee, kg_date *until);
+
+	int	(*signing_key_put)(struct store *, const struct store_signing_key *,
+		    const struct store_audit *);
+	int	(*signing_key_list)(struct store *, store_signing_key_cb, void *ctx);
+
+	int	(*audit_append)(struct store *, const struct store_audit *);
+	int	(*audit_list)(struct store *, int64_t since, store_audit_cb, void *ctx);
+	/* Walk the chain; on a broken link STORE_CONFLICT with *bad_seq set. */
+	int	(*audit_verify)(struct store *, uint64_t *bad_seq);
+
+	/* Consistent compacted copy of the store into the file path. */
+	int	(*backup)(struct store *, const char *path);
+};
+
+struct store {
+	const struct store_ops	*ops;
+};
+
+/*
+ * Open (or with opt->create, make) the LMDB store in dir. Refuses a store of
+ * another schema version (STORE_SCHEMA) with a log line naming both versions.
+ */
+int	store_open_lmdb(const char *dir, const struct store_options *opt,
+	    struct store **out);
+
+/* Convenience: fill an audit record's time/actor/action/object/detail. */
+void	store_audit_fill(struct store_audit *a, int64_t time, const char *actor,
+	    const char *action, const char *object, const char *detail_fmt, ...)
+	    __attribute__((format(printf, 6, 7)));
+
+#endif
