@@ -1,0 +1,86 @@
+/*
+ * What keygate-admin's files share (private to client/admin-*.c): the
+ * global options, the one-line error helper, and the printers of results
+ * as readable text. admin-cli.c owns main, the subcommand table, argument
+ * checks and the socket client; admin-cmd-print.c prints the catalog and
+ * keys; admin-cmd-renew.c prints acts, subscriptions, renewals and state
+ * changes of keys, the audit log and backups.
+ */
+#ifndef KG_ADMIN_CMD_H
+#define KG_ADMIN_CMD_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* Exit codes (see admin-cli.c). */
+#define EXIT_USAGE		1
+#define EXIT_UNREACHABLE	2
+#define EXIT_REFUSED		3
+#define EXIT_AUDIT_BROKEN	4
+
+struct opts {
+	const char	*data;
+	const char	*socket;
+	char		 sockpath[PATH_MAX];
+	bool		 json;
+	unsigned	 timeout;	/* 0: the default for the command */
+};
+
+/* Prints one result (or, for list printers, an array of results). */
+typedef void	(*print_fn)(const struct opts *, json_t *);
+
+/* One line on stderr: "keygate-admin: ..." */
+void	usage_error(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+
+/* A string member of o, or none when it is missing or not a string. */
+const char	*str_of(json_t *o, const char *name, const char *none);
+
+/* An integer member of o (0 when missing). */
+long long	 int_of(json_t *o, const char *name);
+
+/* Rows of text printed in columns two spaces apart (at most TABLE_COLS_MAX). */
+#define TABLE_COLS_MAX		10
+
+struct table {
+	size_t	  ncols;
+	size_t	  nrows;	/* the header included */
+	size_t	  cap;
+	char	**cell;		/* nrows * ncols strings */
+};
+
+/* Add a row of t->ncols strings (copied); exits on out of memory. */
+void	table_row(struct table *t, const char *const *cols);
+
+/* Print the rows, the last column unpadded, and empty t. */
+void	table_print(struct table *t);
+
+/* admin-cmd-print.c: products, editions, releases, keys */
+void	print_product_added(const struct opts *, json_t *);
+void	print_products(const struct opts *, json_t *);
+void	print_edition_added(const struct opts *, json_t *);
+void	print_editions(const struct opts *, json_t *);
+void	print_release_published(const struct opts *, json_t *);
+void	print_release_withdrawn(const struct opts *, json_t *);
+void	print_releases(const struct opts *, json_t *);
+void	print_key_issued(const struct opts *, json_t *);
+void	print_keys_issued(const struct opts *, json_t *);
+void	print_key(const struct opts *, json_t *);
+void	print_keys(const struct opts *, json_t *);
+
+/* admin-cmd-renew.c: acts, subscriptions, key extend/state, audit, backup */
+void	print_act_registered(const struct opts *, json_t *);
+void	print_act(const struct opts *, json_t *);
+void	print_acts(const struct opts *, json_t *);
+void	print_act_voided(const struct opts *, json_t *);
+void	print_key_extended(const struct opts *, json_t *);
+void	print_key_state(const struct opts *, json_t *);
+void	print_subscription(const struct opts *, json_t *);
+void	print_audit_verified(const struct opts *, json_t *);
+void	print_audit(const struct opts *, json_t *);
+void	print_backup(const struct opts *, json_t *);
+
+#endif

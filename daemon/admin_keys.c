@@ -1,0 +1,703 @@
+/*
+ * The admin socket's key ops: key.issue (a batch per step), key.show,
+ * key.list (re-signed a batch per step), key.extend (the vendor renews
+ * support by the R7/R8 rules) and the state changes key.revoke,
+ * key.suspend and key.reinstate (R12). Each change is one store call with
+ * its audit record; a license is replaced only at the revision it was read
+ * at (license_update), retried once when something changed it meanwhile.
+ *
+ * Decisions made here:
+ * - key.extend applies renewal_compute with the product's current price and
+ *   the edition's policy (the defaults when the edition record is missing,
+ *   as redemption does), the term being the months given. The vendor's own
+ *   extension does not check the licensee's prerequisite subscription
+ *   (R11): that rule guards renewals the user buys with an act; the vendor
+ *   decides for itself (a goodwill extension, a correction). The result
+ *   says so: renewal.subscription_checked is false.
+ * - key.extend refuses trial keys (trial_not_renewable) and revoked or
+ *   suspended keys (revoked, suspended: reinstate first); it re-signs the
+ *   key (revision + 1) with the active signing key, moves the license
+ *   expiry with support for on-expiry demo editions, and fixes the
+ *   activation time of a key that was never activated.
+ * - The state lives in the store, so key.revoke, key.suspend and
+ *   key.reinstate leave the key's revision (and text) alone: every copy of
+ *   the key gets the new state. Revoking a suspended key revokes it;
+ *   suspending a revoked key is refused (conflict: reinstate it first);
+ *   reinstating works only from revoked or suspended and clears the stored
+ *   reason (the reason given is kept in the audit record). The same state
+ *   with the same reason again changes nothing and writes no audit record;
+ *   with another reason it records the new reason.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "admin_ops_int.h"
+#include "daemon.h"
+#include "issue.h"
+#include "kgerr.h"
+#include "log.h"
+#include "policy.h"
+#include "signer.h"
+#include "store.h"
+
+/* key.issue in progress. */
+struct issue_job {
+	struct kg_license	tmpl;		/* the prepared license */
+	char			created[KG_DATE_TEXT_LEN];
+	uint32_t		count;
+	uint32_t		done;
+	char			first[KG_REGNO_MAX + 1];	/* regno of the first key */
+};
+
+/* key.list in progress: the matching serials, re-signed a batch per step. */
+struct list_job {
+	uint64_t	*serial;
+	size_t		 n, cap, next;
+};
+
+static void
+list_job_free(void *arg)
+{
+	struct list_job	*job = arg;
+
+	if (job != NULL)
+		free(job->serial);
+	free(job);
+}
+
+/* The license as it stands, with its current key text re-signed from it. */
+static json_t *
+license_json(struct daemon *d, const struct store_license *sl)
+{
+	struct kg_license	 lic = sl->lic;
+	json_t			*v;
+	char			*key = NULL;
+
+	if (signer_license_key_new(d->signer, &lic, &key) != 0) {
+		log_error("%s: cannot sign license serial %" PRIu64, __func__,
+		    sl->lic.serial);
+		return NULL;
+	}
+	v = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:b,s:I,s:s,s:o}",
+	    "key", key, "regno", lic.regno, "serial", (json_int_t)lic.serial,
+	    "product", lic.product, "edition", lic.edition,
+	    "licensee", lic.licensee, "created", admin_json_date(lic.created),
+	    "support_expiry", admin_json_date(lic.support_expiry),
+	    "license_expiry", admin_json_date(lic.license_expiry),
+	    "support_months", (json_int_t)lic.support_months,
+	    "trial", (int)lic.trial, "revision", (json_int_t)lic.revision,
+	    "state", policy_status_name(sl->status),
+	    "state_reason", admin_json_text_or_null(sl->status_reason));
+	free(key);
+	return v;
+}
+
+/* The license with registration number regno; -1 with a reply set. */
+static int
+license_need(struct admin_op *op, const char *regno, struct store_license *sl)
+{
+	int	rc;
+
+	rc = op->d->store->ops->license_get_regno(op->d->store, regno, sl);
+	if (rc == STORE_NOTFOUND) {
+		admin_reply_error(op, "not_found", "no license has "
+		    "registration number %s: see 'keygate-admin key list'",
+		    regno);
+		return -1;
+	}
+	if (rc != STORE_OK) {
+		admin_reply_store_error(op, rc, "reading the license");
+		return -1;
+	}
+	return 0;
+}
+
+/* key.issue, first step: check everything and prepare the license. */
+static int
+issue_start(struct admin_op *op)
+{
+	struct store_product	 prod;
+	struct store_edition	 ed;
+	struct issue_job	*job;
+	char			 product[KG_CODE_MAX + 1], edition[KG_CODE_MAX + 1];
+	char			 licensee[KG_LICENSEE_MAX + 1];
+	kg_date			 created;
+	uint32_t		 trial_days = 0, count = 1;
+	int			 rc;
+
+	if (admin_arg_code(op, "product", true, product) == -1 ||
+	    admin_arg_code(op, "edition", true, edition) == -1 ||
+	    admin_arg_text(op, "licensee", true, KG_LICENSEE_MAX,
+	    licensee) == -1 ||
+	    (rc = admin_arg_date(op, "created", false, &created)) == -1 ||
+	    admin_arg_uint(op, "trial_days", false, 1, ISSUE_TRIAL_DAYS_MAX,
+	    &trial_days) == -1 ||
+	    admin_arg_uint(op, "count", false, 1, ADMIN_ISSUE_COUNT_MAX,
+	    &count) == -1)
+		return -1;
+	if (rc == 0)
+		created = daemon_today(op->d);
+	if (admin_product_need(op, product, &prod) == -1 ||
+	    admin_edition_need(op, product, edition, &ed) == -1)
+		return -1;
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		admin_reply_error(op, "internal", "out of memory: see "
+		    "keygated's log");
+		return -1;
+	}
+	op->job = job;
+	op->job_free = free;
+	if (issue_license_prepare(&ed.policy, product, edition, licensee,
+	    created, trial_days, &job->tmpl) == -1) {
+		admin_reply_error(op, "bad_request", "%s: support of a key "
+		    "created on that day would end after 9999-12-31: check "
+		    "created", op->entry->name);
+		return -1;
+	}
+	memcpy(job->tmpl.key_id, signer_key_id(op->d->signer), KG_KEY_ID_LEN);
+	date_format(created, job->created);
+	job->count = count;
+	if (admin_reply_list_begin(op) == -1) {
+		admin_reply_list_too_long(op);
+		return -1;
+	}
+	return 0;
+}
+
+/* key.issue: issue keys for up to ADMIN_STEP_MSEC per step. */
+bool
+admin_keys_issue(struct admin_op *op)
+{
+	struct issue_job	*job;
+	struct store_license	 sl;
+	struct store_audit	 audit;
+	char			 sx[KG_DATE_TEXT_LEN], lx[KG_DATE_TEXT_LEN];
+	int64_t			 start;
+	int			 rc;
+
+	if (op->job == NULL && issue_start(op) == -1)
+		return false;
+	job = op->job;
+	start = admin_clock_msec();
+	while (job->done < job->count) {
+		memset(&sl, 0, sizeof(sl));
+		sl.lic = job->tmpl;
+		sl.status = KG_STATUS_ACTIVE;
+		sl.updated_at = daemon_now(op->d);
+		date_format(sl.lic.support_expiry, sx);
+		date_format(sl.lic.license_expiry, lx);
+		/* An empty object: the store names the new regno there. */
+		store_audit_fill(&audit, sl.updated_at, op->actor, "key.issue",
+		    "", "product=%s edition=%s licensee=\"%s\" created=%s "
+		    "support_expiry=%s license_expiry=%s support_months=%" PRIu32
+		    " trial=%s", sl.lic.product, sl.lic.edition, sl.lic.licensee,
+		    job->created,
+		    sl.lic.support_expiry != KG_DATE_NONE ? sx : "activation",
+		    sl.lic.license_expiry != KG_DATE_NONE ? lx : "none",
+		    sl.lic.support_months, sl.lic.trial ? "yes" : "no");
+		rc = op->d->store->ops->license_create(op->d->store, &sl, &audit);
+		if (rc != STORE_OK) {
+			if (job->done > 0)
+				log_warn("admin: key.issue stopped after %"
+				    PRIu32 " of %" PRIu32 " keys", job->done,
+				    job->count);
+			if (rc == STORE_FULL)
+				admin_reply_error(op, "storage_full", "the "
+				    "store is full after %" PRIu32 " of %"
+				    PRIu32 " keys: raise map_size_mb in "
+				    "keygated.conf, restart keygated and see "
+				    "the issued ones with 'keygate-admin key "
+				    "list --product %s'", job->done, job->count,
+				    sl.lic.product);
+			else
+				admin_reply_store_error(op, rc, "issuing the "
+				    "key");
+			return false;
+		}
+		if (job->done++ == 0)
+			memcpy(job->first, sl.lic.regno, sizeof(job->first));
+		log_debug("admin: %s: key.issue %s serial %" PRIu64, op->actor,
+		    sl.lic.regno, sl.lic.serial);
+		if (admin_reply_list_add(op, license_json(op->d, &sl)) == -1) {
+			admin_reply_error(op, "internal", "key %s was issued "
+			    "but its reply could not be built: see it with "
+			    "'keygate-admin key show %s'", sl.lic.regno,
+			    sl.lic.regno);
+			return false;
+		}
+		if (admin_clock_msec() - start >= ADMIN_STEP_MSEC)
+			break;
+	}
+	if (job->done < job->count)
+		return true;
+	log_info("admin: %s: key.issue %s %s: %" PRIu32 " key%s from %s",
+	    op->actor, job->tmpl.product, job->tmpl.edition, job->count,
+	    job->count == 1 ? "" : "s", job->first);
+	if (admin_reply_list_end(op) == -1)
+		admin_reply_list_too_long(op);
+	return false;
+}
+
+/* key.show: a license by regno or by its key text. */
+bool
+admin_keys_show(struct admin_op *op)
+{
+	struct store_license	 sl;
+	struct kg_license	 lic;
+	char			 regno[KG_REGNO_MAX + 1];
+	const char		*text;
+	size_t			 n;
+	int			 has_regno, has_key, rc;
+
+	if ((has_regno = admin_arg_text(op, "regno", false, KG_REGNO_MAX,
+	    regno)) == -1 ||
+	    (has_key = admin_arg_string(op, "key", false, KG_KEY_TEXT_MAX,
+	    &text, &n)) == -1)
+		return false;
+	if (has_regno + has_key != 1) {
+		admin_reply_error(op, "bad_request", "%s: give either regno "
+		    "or key", op->entry->name);
+		return false;
+	}
+	if (has_key) {
+		rc = license_key_parse(text, n, &op->d->trust, &lic);
+		if (rc != KGE_OK) {
+			admin_reply_error(op, "bad_request", "%s: the key "
+			    "does not verify: %s", op->entry->name,
+			    kge_strerror(rc));
+			return false;
+		}
+		rc = op->d->store->ops->license_get_serial(op->d->store,
+		    lic.serial, &sl);
+		if (rc == STORE_NOTFOUND) {
+			admin_reply_error(op, "not_found", "license serial %"
+			    PRIu64 " (%s) is not in this store: was it issued "
+			    "by another keygated?", lic.serial, lic.regno);
+			return false;
+		}
+	} else {
+		rc = op->d->store->ops->license_get_regno(op->d->store, regno,
+		    &sl);
+		if (rc == STORE_NOTFOUND) {
+			admin_reply_error(op, "not_found", "no license has "
+			    "registration number %s: see 'keygate-admin key "
+			    "list'", regno);
+			return false;
+		}
+	}
+	if (rc != STORE_OK) {
+		admin_reply_store_error(op, rc, "reading the license");
+		return false;
+	}
+	admin_reply_result(op, license_json(op->d, &sl));
+	return false;
+}
+
+struct key_filter {
+	struct admin_op		*op;
+	struct list_job		*job;
+	char			 product[KG_CODE_MAX + 1];
+	char			 edition[KG_CODE_MAX + 1];
+	char			 licensee[KG_LICENSEE_MAX + 1];
+	bool			 has_state;
+	enum kg_license_status	 state;
+	bool			 nomem;
+};
+
+static int
+key_list_cb(void *ctx, const struct store_license *sl)
+{
+	struct key_filter	*f = ctx;
+	struct list_job		*job = f->job;
+	uint64_t		*p;
+	size_t			 cap;
+
+	if ((f->product[0] != '\0' && strcmp(f->product, sl->lic.product) != 0) ||
+	    (f->edition[0] != '\0' && strcmp(f->edition, sl->lic.edition) != 0) ||
+	    (f->licensee[0] != '\0' &&
+	    strcmp(f->licensee, sl->lic.licensee) != 0) ||
+	    (f->has_state && f->state != sl->status))
+		return 0;
+	if (job->n == job->cap) {
+		cap = job->cap == 0 ? 256 : job->cap * 2;
+		if ((p = reallocarray(job->serial, cap, sizeof(*p))) == NULL) {
+			f->nomem = true;
+			return 1;
+		}
+		job->serial = p;
+		job->cap = cap;
+	}
+	job->serial[job->n++] = sl->lic.serial;
+	return 0;
+}
+
+static int
+serial_cmp(const void *a, const void *b)
+{
+	uint64_t	x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* key.list, first step: the serials of the matching licenses. */
+static int
+key_list_start(struct admin_op *op)
+{
+	struct key_filter	f;
+	struct store_product	prod;
+	const char		*s;
+	size_t			n;
+	int			rc;
+
+	memset(&f, 0, sizeof(f));
+	f.op = op;
+	if (admin_arg_code(op, "product", false, f.product) == -1 ||
+	    admin_arg_code(op, "edition", false, f.edition) == -1 ||
+	    admin_arg_text(op, "licensee", false, KG_LICENSEE_MAX,
+	    f.licensee) == -1 ||
+	    (rc = admin_arg_string(op, "state", false, 16, &s, &n)) == -1)
+		return -1;
+	if (rc == 1) {
+		if (policy_status_parse(s, &f.state) == -1) {
+			admin_reply_error(op, "bad_request", "%s: state: "
+			    "expected active, revoked or suspended",
+			    op->entry->name);
+			return -1;
+		}
+		f.has_state = true;
+	}
+	if (f.product[0] != '\0' &&
+	    admin_product_need(op, f.product, &prod) == -1)
+		return -1;
+	if ((f.job = calloc(1, sizeof(*f.job))) == NULL) {
+		admin_reply_error(op, "internal", "out of memory: see "
+		    "keygated's log");
+		return -1;
+	}
+	op->job = f.job;
+	op->job_free = list_job_free;
+	rc = op->d->store->ops->license_list(op->d->store, key_list_cb, &f);
+	if (f.nomem) {
+		admin_reply_list_too_long(op);
+		return -1;
+	}
+	if (rc != STORE_OK) {
+		admin_reply_store_error(op, rc, "listing the licenses");
+		return -1;
+	}
+	if (f.job->n > 1)
+		qsort(f.job->serial, f.job->n, sizeof(uint64_t),
+		    serial_cmp);
+	if (admin_reply_list_begin(op) == -1) {
+		admin_reply_list_too_long(op);
+		return -1;
+	}
+	return 0;
+}
+
+/* key.list: re-sign and add listed licenses for up to ADMIN_STEP_MSEC a step. */
+bool
+admin_keys_list(struct admin_op *op)
+{
+	struct list_job		*job;
+	struct store_license	 sl;
+	int64_t			 start;
+	int			 rc;
+
+	if (op->job == NULL && key_list_start(op) == -1)
+		return false;
+	job = op->job;
+	start = admin_clock_msec();
+	while (job->next < job->n) {
+		rc = op->d->store->ops->license_get_serial(op->d->store,
+		    job->serial[job->next++], &sl);
+		if (rc == STORE_NOTFOUND)
+			continue;
+		if (rc != STORE_OK) {
+			admin_reply_store_error(op, rc, "reading a license");
+			return false;
+		}
+		if (admin_reply_list_add(op, license_json(op->d, &sl)) == -1) {
+			admin_reply_list_too_long(op);
+			return false;
+		}
+		if (admin_clock_msec() - start >= ADMIN_STEP_MSEC)
+			break;
+	}
+	if (job->next < job->n)
+		return true;
+	if (admin_reply_list_end(op) == -1)
+		admin_reply_list_too_long(op);
+	return false;
+}
+
+/* ---- key.extend ---- */
+
+/* "active", "revoked (refund)" */
+static void
+state_text(const struct store_license *sl, char *out, size_t len)
+{
+	if (sl->status_reason[0] == '\0')
+		snprintf(out, len, "%s", policy_status_name(sl->status));
+	else
+		snprintf(out, len, "%s (%s)", policy_status_name(sl->status),
+		    sl->status_reason);
+}
+
+static void
+date_text(kg_date d, char out[KG_DATE_TEXT_LEN])
+{
+	if (d == KG_DATE_NONE)
+		snprintf(out, KG_DATE_TEXT_LEN, "none");
+	else
+		date_format(d, out);
+}
+
+/*
+ * Plan the extension of cur by months as of today into *next and *q.
+ * 0, or -1 with a reply set (trial, revoked, suspended, out of range).
+ */
+static int
+extend_plan(struct admin_op *op, const struct store_license *cur,
+    uint32_t months, struct store_license *next, struct kg_quote *q)
+{
+	struct store_product		prod;
+	struct store_edition		ed;
+	struct kg_edition_policy	policy;
+	enum kg_reason			r;
+	char				state[KG_REASON_TEXT_MAX + 32];
+	int				rc;
+
+	if (cur->lic.trial) {
+		admin_reply_error(op, "trial_not_renewable", "%s is a trial "
+		    "key and cannot be extended: issue a full key with "
+		    "'keygate-admin key issue %s %s --licensee NAME'",
+		    cur->lic.regno, cur->lic.product, cur->lic.edition);
+		return -1;
+	}
+	if (cur->status != KG_STATUS_ACTIVE) {
+		/* The reason code is the state: revoked or suspended. */
+		state_text(cur, state, sizeof(state));
+		admin_reply_error(op, policy_status_name(cur->status), "%s is "
+		    "%s: reinstate it first with 'keygate-admin key reinstate "
+		    "%s --reason TEXT'", cur->lic.regno, state, cur->lic.regno);
+		return -1;
+	}
+	if (admin_product_need(op, cur->lic.product, &prod) == -1)
+		return -1;
+	rc = op->d->store->ops->edition_get(op->d->store, cur->lic.product,
+	    cur->lic.edition, &ed);
+	if (rc == STORE_OK)
+		policy = ed.policy;
+	else if (rc == STORE_NOTFOUND)
+		policy_defaults(&policy);
+	else {
+		admin_reply_store_error(op, rc, "reading the edition");
+		return -1;
+	}
+	/* R11 is not checked for the vendor's own extension: see the top. */
+	policy.requires_subscription = false;
+	r = renewal_compute(&policy, prod.price, cur->lic.support_expiry, months,
+	    daemon_today(op->d), KG_DATE_NONE, q);
+	if (r != KG_REASON_OK) {
+		admin_reply_error(op, "bad_request", "%s: support of %s "
+		    "extended by %" PRIu32 " months would end after "
+		    "9999-12-31 (or the product's price is out of range): "
+		    "give fewer months", op->entry->name, cur->lic.regno,
+		    months);
+		return -1;
+	}
+	*next = *cur;
+	next->lic.support_expiry = q->new_expiry;
+	if (policy.on_expiry == KG_ON_EXPIRY_DEMO)
+		next->lic.license_expiry = q->new_expiry;
+	next->lic.revision = cur->lic.revision + 1;
+	memcpy(next->lic.key_id, signer_key_id(op->d->signer), KG_KEY_ID_LEN);
+	next->updated_at = daemon_now(op->d);
+	if (next->activated_at == 0)
+		next->activated_at = next->updated_at;
+	return 0;
+}
+
+/* key.extend: renew a key's support by months (R7, R8; R11 not checked). */
+bool
+admin_keys_extend(struct admin_op *op)
+{
+	struct store_license	 cur, next;
+	struct store_audit	 audit;
+	struct kg_quote		 q;
+	json_t			*v, *renewal;
+	char			 regno[KG_REGNO_MAX + 1];
+	char			 from[KG_DATE_TEXT_LEN], to[KG_DATE_TEXT_LEN];
+	char			 price[KG_MONEY_TEXT_LEN];
+	uint32_t		 months;
+	int			 attempt, rc;
+
+	if (admin_arg_text(op, "regno", true, KG_REGNO_MAX, regno) == -1 ||
+	    admin_arg_uint(op, "months", true, 1, KG_MONTHS_MAX, &months) == -1)
+		return false;
+	for (attempt = 0;; attempt++) {
+		if (license_need(op, regno, &cur) == -1 ||
+		    extend_plan(op, &cur, months, &next, &q) == -1)
+			return false;
+		date_text(cur.lic.support_expiry, from);
+		date_format(q.new_expiry, to);
+		money_format(q.price, price);
+		store_audit_fill(&audit, next.updated_at, op->actor, "key.extend",
+		    cur.lic.regno, "support %s -> %s, %s, %s, %" PRIu32 " months, "
+		    "revision %" PRIu32 " -> %" PRIu32 ", subscription not "
+		    "checked", from, to, policy_renewal_kind_name(q.kind), price,
+		    months, cur.lic.revision, next.lic.revision);
+		rc = op->d->store->ops->license_update(op->d->store, &next,
+		    cur.lic.revision, &audit);
+		if (rc != STORE_CONFLICT || attempt > 0)
+			break;
+		log_debug("admin: %s: key.extend %s: changed meanwhile; again",
+		    op->actor, regno);
+	}
+	if (rc == STORE_CONFLICT) {
+		admin_reply_error(op, "conflict", "%s changed twice while it "
+		    "was being extended (renewals or checks at the same "
+		    "moment): see 'keygate-admin key show %s' and try again",
+		    regno, regno);
+		return false;
+	}
+	if (rc != STORE_OK) {
+		admin_reply_store_error(op, rc, "extending the key");
+		return false;
+	}
+	log_info("admin: %s: key.extend %s by %" PRIu32 " months: support %s "
+	    "-> %s, %s, %s", op->actor, regno, months, from, to,
+	    policy_renewal_kind_name(q.kind), price);
+	renewal = json_pack("{s:s,s:o,s:o,s:o,s:I,s:b}",
+	    "kind", policy_renewal_kind_name(q.kind),
+	    "price", admin_json_money(q.price),
+	    "new_expiry", admin_json_date(q.new_expiry),
+	    "old_expiry", admin_json_date(cur.lic.support_expiry),
+	    "months", (json_int_t)months, "subscription_checked", 0);
+	v = license_json(op->d, &next);
+	if (v == NULL || renewal == NULL ||
+	    json_object_set_new(v, "renewal", renewal) == -1) {
+		json_decref(v);
+		admin_reply_error(op, "internal", "%s was extended but the "
+		    "reply could not be built: see it with 'keygate-admin key "
+		    "show %s'", regno, regno);
+		return false;
+	}
+	admin_reply_result(op, v);
+	return false;
+}
+
+/* ---- key.revoke, key.suspend, key.reinstate ---- */
+
+/*
+ * Whether cur may move to state to; -1 with a conflict reply when not
+ * (see the top of the file).
+ */
+static int
+state_allowed(struct admin_op *op, const struct store_license *cur,
+    enum kg_license_status to)
+{
+	const char	*regno = cur->lic.regno;
+	char		 state[KG_REASON_TEXT_MAX + 32];
+
+	if (to == KG_STATUS_ACTIVE && cur->status == KG_STATUS_ACTIVE) {
+		admin_reply_error(op, "conflict", "%s is active: only a "
+		    "revoked or suspended key can be reinstated", regno);
+		return -1;
+	}
+	if (to == KG_STATUS_SUSPENDED && cur->status == KG_STATUS_REVOKED) {
+		state_text(cur, state, sizeof(state));
+		admin_reply_error(op, "conflict", "%s is %s: a revoked key "
+		    "cannot be suspended; reinstate it first with "
+		    "'keygate-admin key reinstate %s --reason TEXT'", regno,
+		    state, regno);
+		return -1;
+	}
+	return 0;
+}
+
+/* Move the key named by the "regno" argument to state to, with "reason". */
+static bool
+key_state_set(struct admin_op *op, enum kg_license_status to,
+    const char *action)
+{
+	struct store_license	cur, next;
+	struct store_audit	audit;
+	char			regno[KG_REGNO_MAX + 1];
+	char			reason[KG_REASON_TEXT_MAX + 1];
+	char			before[KG_REASON_TEXT_MAX + 32];
+	int			attempt, rc;
+
+	if (admin_arg_text(op, "regno", true, KG_REGNO_MAX, regno) == -1 ||
+	    admin_arg_text(op, "reason", true, KG_REASON_TEXT_MAX,
+	    reason) == -1)
+		return false;
+	for (attempt = 0;; attempt++) {
+		if (license_need(op, regno, &cur) == -1 ||
+		    state_allowed(op, &cur, to) == -1)
+			return false;
+		next = cur;
+		next.status = to;
+		/* An active key has no state reason; the audit keeps it. */
+		snprintf(next.status_reason, sizeof(next.status_reason), "%s",
+		    to == KG_STATUS_ACTIVE ? "" : reason);
+		if (next.status == cur.status &&
+		    strcmp(next.status_reason, cur.status_reason) == 0) {
+			/* Nothing changes: no store call, no audit record. */
+			admin_reply_result(op, license_json(op->d, &cur));
+			return false;
+		}
+		/* The revision stays: the state lives in the store. */
+		next.updated_at = daemon_now(op->d);
+		state_text(&cur, before, sizeof(before));
+		store_audit_fill(&audit, next.updated_at, op->actor, action,
+		    cur.lic.regno, "%s -> %s: %s", before,
+		    policy_status_name(to), reason);
+		rc = op->d->store->ops->license_update(op->d->store, &next,
+		    cur.lic.revision, &audit);
+		if (rc != STORE_CONFLICT || attempt > 0)
+			break;
+		log_debug("admin: %s: %s %s: changed meanwhile; again",
+		    op->actor, action, regno);
+	}
+	if (rc == STORE_CONFLICT) {
+		admin_reply_error(op, "conflict", "%s changed twice meanwhile "
+		    "(renewals or checks at the same moment): see "
+		    "'keygate-admin key show %s' and try again", regno, regno);
+		return false;
+	}
+	if (rc != STORE_OK) {
+		admin_reply_store_error(op, rc, "changing the key's state");
+		return false;
+	}
+	log_info("admin: %s: %s %s: %s -> %s: %s", op->actor, action, regno,
+	    before, policy_status_name(to), reason);
+	admin_reply_result(op, license_json(op->d, &next));
+	return false;
+}
+
+/* key.revoke: the key gets demo mode with reason revoked (R12). */
+bool
+admin_keys_revoke(struct admin_op *op)
+{
+	return key_state_set(op, KG_STATUS_REVOKED, "key.revoke");
+}
+
+/* key.suspend: demo mode with reason suspended until reinstated. */
+bool
+admin_keys_suspend(struct admin_op *op)
+{
+	return key_state_set(op, KG_STATUS_SUSPENDED, "key.suspend");
+}
+
+/* key.reinstate: a revoked or suspended key becomes active again. */
+bool
+admin_keys_reinstate(struct admin_op *op)
+{
+	return key_state_set(op, KG_STATUS_ACTIVE, "key.reinstate");
+}

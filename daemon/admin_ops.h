@@ -1,0 +1,54 @@
+/*
+ * The admin socket's operations (see admin.h for the protocol): a table of
+ * {op name, handler}. admin.c owns sockets, frames and peers; this owns what
+ * an op means: validating its arguments, calling the store (one store op
+ * with its audit record per change) and writing the JSON reply.
+ *
+ * An op may take several steps (key.issue of many keys issues a batch per
+ * step) so that the event loop keeps serving everyone else in between.
+ */
+#ifndef KG_ADMIN_OPS_H
+#define KG_ADMIN_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct daemon;
+struct admin_op;
+
+/*
+ * Requests are at most ADMIN_FRAME_MAX bytes (admin.h); replies may be
+ * longer, up to ADMIN_REPLY_MAX, because a list or a batch of keys is.
+ */
+#define ADMIN_REPLY_MAX		(256 * 1024 * 1024)
+#define ADMIN_ISSUE_COUNT_MAX	100000	/* keys in one key.issue */
+
+/*
+ * Start answering the request req (a JSON object with a string "op"; the op
+ * takes its own reference) on behalf of actor ("admin uid=0 root"). Never
+ * NULL unless out of memory. Unknown ops and bad arguments are answered
+ * with an error reply, not refused here.
+ */
+struct admin_op	*admin_op_new(struct daemon *d, const char *actor, json_t *req);
+
+/* Do a bounded amount of work: true while more steps are needed. */
+bool		 admin_op_step(struct admin_op *op);
+
+/*
+ * The reply once admin_op_step returned false: *len bytes of JSON text, owned
+ * by op (valid until admin_op_free).
+ */
+const char	*admin_op_reply(const struct admin_op *op, size_t *len);
+
+/* Free op (NULL is fine); an op not finished stops where it is. */
+void		 admin_op_free(struct admin_op *op);
+
+/*
+ * An error reply {"ok": false, "reason": reason, "error": error} as a
+ * malloc'd string (*len bytes, NUL-terminated); NULL when out of memory.
+ */
+char		*admin_error_new(const char *reason, const char *error, size_t *len);
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * What the admin socket's op files share (private to daemon/admin_*.c):
+ * the op in progress, the framework's reply and argument helpers
+ * (admin_ops.c) and the handlers the op table names:
+ *   admin_catalog.c	products, editions, releases
+ *   admin_keys.c	keys: issue, show, list, extend, revoke, suspend,
+ *			reinstate
+ *   admin_renew.c	acts and subscriptions
+ *   admin_audit.c	the audit log and backups
+ *
+ * A handler validates its arguments with admin_arg_*, makes at most one
+ * store call per change with its audit record, and answers exactly once
+ * with admin_reply_* (which marks the op done). It returns true only when
+ * it needs another step; then it keeps its state in op->job.
+ */
+#ifndef KG_ADMIN_OPS_INT_H
+#define KG_ADMIN_OPS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "admin_ops.h"
+#include "date.h"
+#include "money.h"
+#include "store.h"
+#include "version.h"
+
+#define ADMIN_STEP_MSEC		50	/* work per step before yielding */
+#define ADMIN_ARGS_MAX		12
+
+struct admin_op;
+typedef bool (*admin_handler)(struct admin_op *);
+
+struct admin_op_entry {
+	const char	*name;
+	admin_handler	 fn;
+	const char	*args[ADMIN_ARGS_MAX];	/* allowed arguments besides "op" */
+};
+
+struct admin_op {
+	struct daemon			*d;
+	char				 actor[STORE_ACTOR_MAX + 1];
+	json_t				*req;
+	const struct admin_op_entry	*entry;
+	bool				 done;
+	/* the reply text */
+	char				*buf;
+	size_t				 len, cap;
+	size_t				 nresults;
+	/* a multi-step op's state, freed with job_free by admin_op_free */
+	void				*job;
+	void				(*job_free)(void *);
+};
+
+/* ---- replies (admin_ops.c); each one finishes the op ---- */
+
+/* The error reply {"ok":false,"reason":...,"error":<one line>}. */
+void	admin_reply_error(struct admin_op *op, const char *reason,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * An error reply with extra members (an object, stolen; NULL for none)
+ * besides ok, reason and error.
+ */
+void	admin_reply_error_with(struct admin_op *op, json_t *extra,
+	    const char *reason, const char *fmt, ...)
+	    __attribute__((format(printf, 4, 5)));
+
+/* The reply {"ok":true,"result":v}; steals v (NULL: an internal error). */
+void	admin_reply_result(struct admin_op *op, json_t *v);
+
+/*
+ * A list reply {"ok":true,"results":[...]} streamed one result at a time:
+ * begin, add (steals v), end. Each returns -1 when the reply would be too
+ * long or memory ran out; answer that with admin_reply_list_too_long.
+ */
+int	admin_reply_list_begin(struct admin_op *op);
+int	admin_reply_list_add(struct admin_op *op, json_t *v);
+int	admin_reply_list_end(struct admin_op *op);
+void	admin_reply_list_too_long(struct admin_op *op);
+
+/* The reply for a store error rc while doing what ("adding the product"). */
+void	admin_reply_store_error(struct admin_op *op, int rc, const char *what);
+
+/* ---- arguments (admin_ops.c) ----
+ * Each returns 1 when the argument is present and valid, 0 when it is absent
+ * and optional, -1 with an error reply set when it is bad or missing.
+ */
+
+/* A string of 1..max bytes without NULs; *s borrows from the request. */
+int	admin_arg_string(struct admin_op *op, const char *name, bool required,
+	    size_t max, const char **s, size_t *n);
+/* A code [A-Za-z0-9_.-]{1,KG_CODE_MAX} into out. */
+int	admin_arg_code(struct admin_op *op, const char *name, bool required,
+	    char out[KG_CODE_MAX + 1]);
+/* UTF-8 text without control characters, 1..max bytes, into out (max + 1). */
+int	admin_arg_text(struct admin_op *op, const char *name, bool required,
+	    size_t max, char *out);
+/* A strict date YYYY-MM-DD (1970-01-02..9999-12-31); KG_DATE_NONE if absent. */
+int	admin_arg_date(struct admin_op *op, const char *name, bool required,
+	    kg_date *out);
+/* An integer min..max. */
+int	admin_arg_uint(struct admin_op *op, const char *name, bool required,
+	    uint32_t min, uint32_t max, uint32_t *out);
+/* true or false (always optional). */
+int	admin_arg_bool(struct admin_op *op, const char *name, bool *out);
+/* Money: a string "7990.50" or an integer of currency units. */
+int	admin_arg_money(struct admin_op *op, const char *name, bool required,
+	    kg_money *out);
+/* A required version, parsed into v and its canonical text. */
+int	admin_arg_version(struct admin_op *op, const char *name,
+	    struct kg_version *v, char text[KG_VERSION_TEXT_MAX]);
+
+/* 1 when s[0..n) is well-formed UTF-8 without control characters. */
+int	admin_text_valid(const unsigned char *s, size_t n);
+
+/* ---- result values (admin_ops.c); NULL only when out of memory ---- */
+
+/* "YYYY-MM-DD", or null for KG_DATE_NONE. */
+json_t	*admin_json_date(kg_date d);
+/* "1998.00" */
+json_t	*admin_json_money(kg_money m);
+/* Unix seconds as ISO 8601 UTC, "2026-05-15T09:30:00Z". */
+json_t	*admin_json_time(int64_t t);
+/* The string, or null when it is empty. */
+json_t	*admin_json_text_or_null(const char *s);
+
+/* ---- lookups with their not-found replies (admin_ops.c): 0 or -1 ---- */
+
+int	admin_product_need(struct admin_op *op, const char *code,
+	    struct store_product *p);
+int	admin_edition_need(struct admin_op *op, const char *product,
+	    const char *code, struct store_edition *e);
+
+/* Milliseconds of a monotonic clock, for bounding a step's work. */
+int64_t	admin_clock_msec(void);
+
+/* ---- the handlers of the op table ---- */
+
+/* admin_catalog.c */
+bool	admin_catalog_product_add(struct admin_op *op);
+bool	admin_catalog_product_list(struct admin_op *op);
+bool	admin_catalog_edition_add(struct admin_op *op);
+bool	admin_catalog_edition_list(struct admin_op *op);
+bool	admin_catalog_release_publish(struct admin_op *op);
+bool	admin_catalog_release_list(struct admin_op *op);
+bool	admin_catalog_release_withdraw(struct admin_op *op);
+
+/* admin_keys.c */
+bool	admin_keys_issue(struct admin_op *op);
+bool	admin_keys_show(struct admin_op *op);
+bool	admin_keys_list(struct admin_op *op);
+bool	admin_keys_extend(struct admin_op *op);
+bool	admin_keys_revoke(struct admin_op *op);
+bool	admin_keys_suspend(struct admin_op *op);
+bool	admin_keys_reinstate(struct admin_op *op);
+
+/* admin_renew.c */
+bool	admin_renew_act_register(struct admin_op *op);
+bool	admin_renew_act_show(struct admin_op *op);
+bool	admin_renew_act_list(struct admin_op *op);
+bool	admin_renew_act_void(struct admin_op *op);
+bool	admin_renew_subscription_set(struct admin_op *op);
+bool	admin_renew_subscription_show(struct admin_op *op);
+
+/* admin_audit.c */
+bool	admin_audit_list(struct admin_op *op);
+bool	admin_audit_backup(struct admin_op *op);
+
+#endif

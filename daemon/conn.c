@@ -1,0 +1,412 @@
+/*
+ * One public TCP connection (SPEC section 4). Bytes arrive in a bufferevent's
+ * input; every complete frame is answered as soon as it is there, in order,
+ * many per connection. Nothing beyond one frame is ever buffered: a header is
+ * checked against conf.frame_max from its 4 bytes, and the input's read
+ * high-water mark is one maximal frame.
+ *
+ * Timers: while no frame is pending the connection may stay silent for
+ * conf.idle_timeout seconds (then it is closed without a word: the client
+ * asked nothing); a frame once started must be complete within
+ * conf.read_timeout seconds (then an Error reply "bad_request" and close);
+ * replies that make no progress for conf.write_timeout seconds close it.
+ *
+ * Back-pressure: when unsent replies pass conf.output_highwater, reading and
+ * answering pause (the pending input stays bounded by one frame) until the
+ * peer has read half of them; a peer that stops reading altogether is cut off
+ * by the write timeout. So a connection never holds more than the high-water
+ * mark plus one reply of output.
+ *
+ * Errors: an oversize frame gets Error "frame_too_large", an unreadable one
+ * "bad_request"; both close the connection once the reply is flushed, and
+ * further input is discarded. A readable request with a bad field is answered
+ * and the connection stays open.
+ *
+ * Closing after an error reply is a lingering close: once the reply is
+ * flushed the write side is shut down and input is read and discarded for at
+ * most CONN_LINGER_SECONDS, so that unread input does not make the kernel
+ * reset the connection and destroy the reply before the peer has read it.
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "conn.h"
+#include "daemon.h"
+#include "dispatch.h"
+#include "log.h"
+#include "wire.h"
+
+#define CONN_LINGER_SECONDS	2
+
+static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_write_cb(struct bufferevent *, void *);
+static void	conn_event_cb(struct bufferevent *, short, void *);
+static void	conn_timer_cb(evutil_socket_t, short, void *);
+
+/* "host" and "host:port" / "[host]:port" of a peer address. */
+static void
+conn_peer_format(const struct sockaddr *sa, struct dispatch_peer *p)
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+	unsigned			 port = 0;
+
+	snprintf(p->host, sizeof(p->host), "?");
+	if (sa->sa_family == AF_INET) {
+		sin = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &sin->sin_addr, p->host, sizeof(p->host));
+		port = ntohs(sin->sin_port);
+		snprintf(p->text, sizeof(p->text), "%s:%u", p->host, port);
+	} else if (sa->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, p->host, sizeof(p->host));
+		port = ntohs(sin6->sin6_port);
+		snprintf(p->text, sizeof(p->text), "[%s]:%u", p->host, port);
+	} else
+		snprintf(p->text, sizeof(p->text), "%s", p->host);
+}
+
+static void
+conn_timer_arm(struct conn *c, enum conn_timer kind)
+{
+	struct timeval	tv = { 0, 0 };
+
+	c->timer_kind = kind;
+	switch (kind) {
+	case CONN_TIMER_IDLE:
+		tv.tv_sec = c->d->conf.idle_timeout;
+		break;
+	case CONN_TIMER_READ:
+		tv.tv_sec = c->d->conf.read_timeout;
+		break;
+	case CONN_TIMER_LINGER:
+		tv.tv_sec = CONN_LINGER_SECONDS;
+		break;
+	}
+	evtimer_add(c->timer, &tv);
+}
+
+/* Start serving an accepted socket: see conn.h. */
+struct conn *
+conn_new(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
+    socklen_t salen, conn_gone_fn gone, void *arg)
+{
+	struct conn	*c;
+	struct timeval	 wt = { 0, 0 };
+	int		 one = 1;
+
+	(void)salen;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_error("%s: out of memory", __func__);
+		evutil_closesocket(fd);
+		return NULL;
+	}
+	c->d = d;
+	c->gone = gone;
+	c->gone_arg = arg;
+	conn_peer_format(sa, &c->peer);
+	/* Replies are one write each; do not hold them back. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+	c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_error("%s: bufferevent_socket_new failed", __func__);
+		evutil_closesocket(fd);
+		free(c);
+		return NULL;
+	}
+	if ((c->timer = evtimer_new(d->base, conn_timer_cb, c)) == NULL) {
+		log_error("%s: evtimer_new failed", __func__);
+		bufferevent_free(c->bev);
+		free(c);
+		return NULL;
+	}
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	/* Never read more than one maximal frame ahead. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    (size_t)d->conf.frame_max + WIRE_HEADER_LEN);
+	/* The write callback runs once half the high-water mark is left. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, d->conf.output_highwater / 2, 0);
+	wt.tv_sec = d->conf.write_timeout;
+	bufferevent_set_timeouts(c->bev, NULL, &wt);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	conn_timer_arm(c, CONN_TIMER_IDLE);
+	log_debug("peer %s: connected", c->peer.text);
+	return c;
+}
+
+/* Close now, tell the listener, free. */
+void
+conn_free(struct conn *c)
+{
+	if (c == NULL)
+		return;
+	log_debug("peer %s: closed", c->peer.text);
+	if (c->gone != NULL)
+		c->gone(c->gone_arg, c);
+	event_free(c->timer);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/*
+ * Everything is sent: shut down the write side and discard input until the
+ * peer closes or CONN_LINGER_SECONDS pass. Returns -1 when c was freed.
+ */
+static int
+conn_linger(struct conn *c)
+{
+	if (c->eof || shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1) {
+		conn_free(c);
+		return -1;
+	}
+	c->lingering = true;
+	conn_timer_arm(c, CONN_TIMER_LINGER);
+	return 0;
+}
+
+/*
+ * Answer nothing more: discard input (requests already in it included) and
+ * close once the queued output is flushed. Returns -1 when c was freed.
+ */
+static int
+conn_close_after_flush(struct conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+
+	c->closing = true;
+	evbuffer_drain(in, evbuffer_get_length(in));
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		return conn_linger(c);
+	return 0;
+}
+
+/* Queue a reply frame (consumed). -1 when c was freed. */
+static int
+conn_reply(struct conn *c, uint8_t *frame, size_t len)
+{
+	int	rv;
+
+	rv = bufferevent_write(c->bev, frame, len);
+	free(frame);
+	if (rv == -1) {
+		log_warn("peer %s: cannot queue a reply; closing", c->peer.text);
+		conn_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* Answer the frame at the head of the input (an error reply; close after). */
+static int
+conn_reply_error(struct conn *c, const char *reason, const char *detail)
+{
+	uint8_t	*frame;
+	size_t	 len;
+
+	if (dispatch_error_frame(c->d, &c->peer, reason, detail, &frame,
+	    &len) == -1) {
+		conn_free(c);
+		return -1;
+	}
+	if (conn_reply(c, frame, len) == -1)
+		return -1;
+	return conn_close_after_flush(c);
+}
+
+/*
+ * Answer every complete frame in the input, in order. Returns -1 when c was
+ * freed, else 0.
+ */
+static int
+conn_process(struct conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	struct evbuffer	*outbuf = bufferevent_get_output(c->bev);
+	uint8_t		 hdr[WIRE_HEADER_LEN], *msg, *frame;
+	char		 detail[96];
+	size_t		 avail, flen;
+	uint32_t	 len;
+	bool		 close_after, answered = false;
+	ev_ssize_t	 n;
+
+	while (!c->closing && !c->paused) {
+		avail = evbuffer_get_length(in);
+		n = evbuffer_copyout(in, hdr, sizeof(hdr));
+		switch (wire_frame_length(hdr, n < 0 ? 0 : (size_t)n,
+		    c->d->conf.frame_max, &len)) {
+		case WIRE_FRAME_NEED_MORE:
+			goto partial;
+		case WIRE_FRAME_TOO_LARGE:
+			snprintf(detail, sizeof(detail), "frame of %u bytes is "
+			    "over this server's limit of %u bytes", len,
+			    c->d->conf.frame_max);
+			return conn_reply_error(c, "frame_too_large", detail);
+		case WIRE_FRAME_EMPTY:
+		case WIRE_FRAME_OK:
+			break;
+		}
+		if (avail < (size_t)len + WIRE_HEADER_LEN)
+			goto partial;
+		if ((msg = evbuffer_pullup(in, (ev_ssize_t)len +
+		    WIRE_HEADER_LEN)) == NULL) {
+			log_error("%s: evbuffer_pullup failed", __func__);
+			conn_free(c);
+			return -1;
+		}
+		if (dispatch_frame(c->d, &c->peer, msg + WIRE_HEADER_LEN, len,
+		    &frame, &flen, &close_after) == -1) {
+			conn_free(c);
+			return -1;
+		}
+		evbuffer_drain(in, (size_t)len + WIRE_HEADER_LEN);
+		answered = true;
+		if (conn_reply(c, frame, flen) == -1)
+			return -1;
+		if (close_after)
+			return conn_close_after_flush(c);
+		if (evbuffer_get_length(outbuf) > c->d->conf.output_highwater) {
+			log_debug("peer %s: %zu bytes of replies unsent; pausing",
+			    c->peer.text, evbuffer_get_length(outbuf));
+			c->paused = true;
+			bufferevent_disable(c->bev, EV_READ);
+		}
+	}
+	return 0;
+partial:
+	/* A frame started: it must finish within read_timeout. */
+	if (evbuffer_get_length(in) > 0) {
+		if (answered || c->timer_kind != CONN_TIMER_READ)
+			conn_timer_arm(c, CONN_TIMER_READ);
+	} else
+		conn_timer_arm(c, CONN_TIMER_IDLE);
+	if (c->draining && evbuffer_get_length(in) == 0 &&
+	    evbuffer_get_length(outbuf) == 0) {
+		conn_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)bev;
+	if (c->closing) {
+		struct evbuffer	*in = bufferevent_get_input(c->bev);
+
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	(void)conn_process(c);
+}
+
+/* The output fell to half the high-water mark (or is empty). */
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*out = bufferevent_get_output(bev);
+
+	if (c->closing) {
+		if (evbuffer_get_length(out) == 0 && !c->lingering)
+			(void)conn_linger(c);
+		return;
+	}
+	if (c->paused) {
+		c->paused = false;
+		bufferevent_enable(c->bev, EV_READ);
+		if (conn_process(c) == -1)
+			return;
+	}
+	if (c->draining && !c->paused && evbuffer_get_length(out) == 0 &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) == 0)
+		conn_free(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_debug("peer %s: replies not read within %u seconds; closing",
+		    c->peer.text, c->d->conf.write_timeout);
+		conn_free(c);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		log_debug("peer %s: %s; closing", c->peer.text,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		conn_free(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		/* The peer is done sending; let it have the replies it asked for. */
+		c->eof = true;
+		if (!c->lingering &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+			if (c->paused)
+				return;		/* conn_write_cb resumes */
+			(void)conn_close_after_flush(c);
+			return;
+		}
+		conn_free(c);
+	}
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	char		 detail[96];
+
+	(void)fd;
+	(void)what;
+	if (c->timer_kind == CONN_TIMER_LINGER) {
+		conn_free(c);
+		return;
+	}
+	/* Replies still on their way, or paused for them: the write timeout rules. */
+	if (c->closing || c->paused ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		conn_timer_arm(c, c->timer_kind);
+		return;
+	}
+	if (c->timer_kind == CONN_TIMER_IDLE) {
+		log_debug("peer %s: idle for %u seconds; closing", c->peer.text,
+		    c->d->conf.idle_timeout);
+		conn_free(c);
+		return;
+	}
+	log_debug("peer %s: frame not complete within %u seconds; closing",
+	    c->peer.text, c->d->conf.read_timeout);
+	snprintf(detail, sizeof(detail), "incomplete frame: a request must "
+	    "arrive within %u seconds", c->d->conf.read_timeout);
+	(void)conn_reply_error(c, "bad_request", detail);
+}
+
+/* The listener is stopping: see conn.h. */
+void
+conn_drain(struct conn *c)
+{
+	c->draining = true;
+	if (!c->closing && !c->paused &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_free(c);
+}

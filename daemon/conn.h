@@ -1,0 +1,68 @@
+/*
+ * One public TCP connection: a non-blocking bufferevent, its frames, its
+ * timers and its replies. listen.c creates connections and keeps the list;
+ * conn.c runs them and says when one is gone.
+ */
+#ifndef KG_CONN_H
+#define KG_CONN_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <stdbool.h>
+
+#include <event2/util.h>
+
+#include "dispatch.h"
+
+struct daemon;
+struct bufferevent;
+struct event;
+struct conn;
+
+/* Called once when a connection closes, just before it is freed. */
+typedef void (*conn_gone_fn)(void *arg, struct conn *c);
+
+enum conn_timer {
+	CONN_TIMER_IDLE,	/* no frame pending: conf.idle_timeout */
+	CONN_TIMER_READ,	/* a frame started: conf.read_timeout to finish it */
+	CONN_TIMER_LINGER,	/* closing: discard input a little while */
+};
+
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;		/* the listener's list */
+	struct daemon		*d;
+	struct bufferevent	*bev;
+	struct event		*timer;
+	enum conn_timer		 timer_kind;
+	struct dispatch_peer	 peer;
+	conn_gone_fn		 gone;
+	void			*gone_arg;
+	bool			 closing;	/* close once the output is flushed */
+	bool			 draining;	/* listener stopping: close when idle */
+	bool			 paused;	/* output at the high-water mark */
+	bool			 lingering;	/* write side shut down, discarding input */
+	bool			 eof;		/* the peer shut down its side */
+};
+
+TAILQ_HEAD(conn_list, conn);
+
+/*
+ * Start serving the accepted, non-blocking socket fd from peer sa. gone is
+ * called (with arg) when the connection closes. Returns the connection, or
+ * NULL (logged) with fd closed.
+ */
+struct conn	*conn_new(struct daemon *d, evutil_socket_t fd,
+		    const struct sockaddr *sa, socklen_t salen, conn_gone_fn gone,
+		    void *arg);
+
+/* Close the connection now, tell its listener, and free it. */
+void		 conn_free(struct conn *c);
+
+/*
+ * The listener is stopping: close the connection at once when nothing is in
+ * flight, otherwise once its pending replies are sent.
+ */
+void		 conn_drain(struct conn *c);
+
+#endif

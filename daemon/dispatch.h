@@ -1,0 +1,88 @@
+/*
+ * Request dispatch on the public TCP port: one request message in, one signed
+ * reply frame out. dispatch.c decodes the message (wire.c), routes its body to
+ * a handler (check.c; renew.c for activation), and builds the reply. It knows
+ * nothing of sockets: conn.c hands it the message bytes of one frame.
+ */
+#ifndef KG_DISPATCH_H
+#define KG_DISPATCH_H
+
+#include <netinet/in.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keygate.pb-c.h"
+#include "kglimits.h"
+
+struct daemon;
+
+/* Who sent a request. */
+struct dispatch_peer {
+	char	host[INET6_ADDRSTRLEN];		/* address only, for audit actors */
+	char	text[INET6_ADDRSTRLEN + 8];	/* "host:port" or "[v6]:port", for logs */
+};
+
+/* What a handler is given. */
+struct request_ctx {
+	struct daemon			*d;
+	const struct dispatch_peer	*peer;
+};
+
+#define HANDLER_DETAIL_MAX	(KG_REASON_TEXT_MAX + 64)
+#define HANDLER_LOG_MAX		160
+
+/*
+ * A handler's answer: a Verdict, or an Error reason. Initialise with
+ * handler_reply_init; the Verdict's strings point into this struct or to
+ * static names; release with handler_reply_clear.
+ */
+struct handler_reply {
+	const char		*error;		/* NULL: answer verdict; else an Error reason code */
+	char			 detail[HANDLER_DETAIL_MAX];	/* Error.detail or Verdict.detail */
+	Keygate__Verdict	 verdict;
+	Keygate__Quote		 quote;
+	Keygate__Renewal	 renewal;
+	char			 eligible[KG_VERSION_TEXT_MAX];
+	char			 latest[KG_VERSION_TEXT_MAX];
+	char			 regno[KG_REGNO_MAX + 1];
+	char			 licensee[KG_LICENSEE_MAX + 1];
+	char			 product[KG_CODE_MAX + 1];
+	char			 edition[KG_CODE_MAX + 1];
+	char			 act[KG_CODE_MAX + 1];
+	char			*key;		/* malloc'd re-signed key text, or NULL */
+	char			 log[HANDLER_LOG_MAX];	/* request summary for the log line */
+};
+
+/* An empty reply (Verdict with every field unset, no error). */
+void	handler_reply_init(struct handler_reply *r);
+
+/* Free what the reply owns (the re-signed key text). */
+void	handler_reply_clear(struct handler_reply *r);
+
+/* Make r an Error reply with reason (a reason code) and detail (printf format). */
+void	handler_reply_error(struct handler_reply *r, const char *reason,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Answer the len bytes of one request message (a frame without its header;
+ * len may be 0): decode, validate, handle, sign. *frame (malloc'd, caller
+ * frees) is the reply frame with its header. *close_after says the
+ * connection must be closed once the reply is sent (the request was
+ * unreadable). Logs one debug line: peer, request type, result. Returns 0,
+ * or -1 (logged) when no reply could be built: close the connection.
+ */
+int	dispatch_frame(struct daemon *d, const struct dispatch_peer *peer,
+	    const uint8_t *msg, size_t len, uint8_t **frame, size_t *framelen,
+	    bool *close_after);
+
+/*
+ * A signed Error reply to no request in particular (empty nonce and
+ * request_hash): an oversize frame, a frame not received in time. 0 or -1.
+ */
+int	dispatch_error_frame(struct daemon *d, const struct dispatch_peer *peer,
+	    const char *reason, const char *detail, uint8_t **frame,
+	    size_t *framelen);
+
+#endif

@@ -1,0 +1,311 @@
+/*
+ * The public TCP listener (SPEC section 4): binds conf.listen ("HOST:PORT" or
+ * "[IPv6]:PORT", port 0 for any free port), writes the bound port to
+ * conf.port_file, accepts product connections and keeps their list.
+ *
+ * Connections beyond conf.max_connections are accepted and closed at once.
+ * When accept fails for lack of descriptors or memory (EMFILE, ENFILE,
+ * ENOBUFS, ENOMEM) the listener pauses instead of spinning on the pending
+ * connection, and resumes after a second or as soon as a connection closes.
+ * Stopping (SIGTERM) stops accepting and lets connections finish their
+ * in-flight replies.
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "conn.h"
+#include "daemon.h"
+#include "listen.h"
+#include "log.h"
+
+#define LISTEN_BACKLOG		511
+#define LISTEN_RESUME_SECONDS	1
+
+struct listener {
+	struct daemon		*d;
+	struct evconnlistener	*evl;
+	struct event		*resume;	/* after an EMFILE pause */
+	struct conn_list	 conns;
+	size_t			 nconns;
+	bool			 paused;	/* accept failed for lack of resources */
+	bool			 exhausted;	/* ... and has not succeeded since */
+	bool			 stopped;	/* listener_stop_accepting */
+	bool			 freeing;
+};
+
+/*
+ * Split "HOST:PORT" or "[HOST]:PORT" into host and port. "*:PORT" and
+ * ":PORT" mean every IPv4 address. 0 or -1.
+ */
+static int
+listen_split(const char *s, char *host, size_t hostlen, char *port,
+    size_t portlen)
+{
+	const char	*colon, *end;
+	size_t		 n;
+
+	if (s[0] == '[') {
+		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
+			return -1;
+		n = (size_t)(end - s - 1);
+		if (n == 0 || n >= hostlen)
+			return -1;
+		memcpy(host, s + 1, n);
+		host[n] = '\0';
+		colon = end + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			return -1;
+		n = (size_t)(colon - s);
+		if (n >= hostlen || memchr(s, ':', n) != NULL)
+			return -1;	/* a bare IPv6 address needs brackets */
+		memcpy(host, s, n);
+		host[n] = '\0';
+		if (n == 0 || strcmp(host, "*") == 0)
+			snprintf(host, hostlen, "0.0.0.0");
+	}
+	n = strlen(colon + 1);
+	if (n == 0 || n > 5 || n >= portlen ||
+	    strspn(colon + 1, "0123456789") != n || atoi(colon + 1) > 65535)
+		return -1;
+	memcpy(port, colon + 1, n + 1);
+	return 0;
+}
+
+/* Write "PORT\n" to path through a temporary file, so readers never see half. */
+static int
+listen_port_file_write(const char *path, unsigned port)
+{
+	char	tmp[PATH_MAX + 16], line[16];
+	int	fd, n;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	n = snprintf(line, sizeof(line), "%u\n", port);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1)
+		return -1;
+	if (write(fd, line, (size_t)n) != n) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+listen_resume(struct listener *l)
+{
+	if (!l->paused || l->stopped || l->freeing)
+		return;
+	l->paused = false;
+	evtimer_del(l->resume);
+	if (evconnlistener_enable(l->evl) == -1)
+		log_warn("%s: cannot resume accepting", __func__);
+}
+
+static void
+listen_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	listen_resume(arg);
+}
+
+/* A connection closed: drop it from the list; there is room again. */
+static void
+listen_conn_gone(void *arg, struct conn *c)
+{
+	struct listener	*l = arg;
+
+	TAILQ_REMOVE(&l->conns, c, entry);
+	l->nconns--;
+	listen_resume(l);
+}
+
+static void
+listen_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener	*l = arg;
+	struct conn	*c;
+
+	(void)evl;
+	if (l->exhausted) {
+		l->exhausted = false;
+		log_info("accepting connections again (%zu open)", l->nconns);
+	}
+	if (l->stopped || l->nconns >= l->d->conf.max_connections) {
+		log_debug("connection refused: %zu connections open (limit %u)",
+		    l->nconns, l->d->conf.max_connections);
+		evutil_closesocket(fd);
+		return;
+	}
+	c = conn_new(l->d, fd, sa, (socklen_t)salen, listen_conn_gone, l);
+	if (c == NULL)
+		return;
+	TAILQ_INSERT_TAIL(&l->conns, c, entry);
+	l->nconns++;
+}
+
+static void
+listen_error_cb(struct evconnlistener *evl, void *arg)
+{
+	struct listener	*l = arg;
+	struct timeval	 tv = { LISTEN_RESUME_SECONDS, 0 };
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		/* Warn once per shortage, not on every retry. */
+		if (!l->exhausted)
+			log_warn("accept: %s; pausing the listener (%zu "
+			    "connections open), retrying every second",
+			    strerror(err), l->nconns);
+		else
+			log_debug("accept: %s; still paused", strerror(err));
+		l->exhausted = true;
+		evconnlistener_disable(evl);
+		l->paused = true;
+		evtimer_add(l->resume, &tv);
+		return;
+	}
+	log_warn("accept: %s", strerror(err));
+}
+
+/* Bind and start accepting: see listen.h. */
+int
+listener_start(struct daemon *d, char *err, size_t errlen)
+{
+	struct listener		*l;
+	struct addrinfo		 hints, *res = NULL;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	char			 host[256], port[8];
+	unsigned		 bound = 0;
+	int			 rc;
+
+	if (listen_split(d->conf.listen, host, sizeof(host), port,
+	    sizeof(port)) == -1) {
+		snprintf(err, errlen, "listen = %s: expected HOST:PORT or "
+		    "[IPv6]:PORT, e.g. 127.0.0.1:7447", d->conf.listen);
+		return -1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "listen = %s: %s", d->conf.listen,
+		    gai_strerror(rc));
+		return -1;
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		freeaddrinfo(res);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	l->d = d;
+	TAILQ_INIT(&l->conns);
+	if ((l->resume = evtimer_new(d->base, listen_resume_cb, l)) == NULL) {
+		snprintf(err, errlen, "cannot create a timer");
+		goto fail;
+	}
+	l->evl = evconnlistener_new_bind(d->base, listen_accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    LISTEN_BACKLOG, res->ai_addr, (int)res->ai_addrlen);
+	if (l->evl == NULL) {
+		snprintf(err, errlen, "cannot listen on %s: %s", d->conf.listen,
+		    strerror(errno));
+		goto fail;
+	}
+	evconnlistener_set_error_cb(l->evl, listen_error_cb);
+	if (getsockname(evconnlistener_get_fd(l->evl), (struct sockaddr *)&ss,
+	    &sslen) == 0) {
+		if (ss.ss_family == AF_INET)
+			bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			bound = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	if (d->conf.port_file[0] != '\0' &&
+	    listen_port_file_write(d->conf.port_file, bound) == -1) {
+		snprintf(err, errlen, "cannot write the port file %s: %s",
+		    d->conf.port_file, strerror(errno));
+		goto fail;
+	}
+	freeaddrinfo(res);
+	log_info("public TCP listener on %s (port %u)", d->conf.listen, bound);
+	d->listener = l;
+	return 0;
+fail:
+	freeaddrinfo(res);
+	if (l->evl != NULL)
+		evconnlistener_free(l->evl);
+	if (l->resume != NULL)
+		event_free(l->resume);
+	free(l);
+	return -1;
+}
+
+/* Stop accepting; connections in flight finish. */
+void
+listener_stop_accepting(struct listener *l)
+{
+	struct conn	*c, *next;
+
+	if (l == NULL || l->stopped)
+		return;
+	l->stopped = true;
+	evconnlistener_disable(l->evl);
+	evtimer_del(l->resume);
+	for (c = TAILQ_FIRST(&l->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		conn_drain(c);
+	}
+}
+
+/* Number of open public connections. */
+size_t
+listener_connections(const struct listener *l)
+{
+	return l == NULL ? 0 : l->nconns;
+}
+
+/* Close everything and free. */
+void
+listener_free(struct listener *l)
+{
+	struct conn	*c;
+
+	if (l == NULL)
+		return;
+	l->freeing = true;
+	while ((c = TAILQ_FIRST(&l->conns)) != NULL)
+		conn_free(c);
+	if (l->evl != NULL)
+		evconnlistener_free(l->evl);
+	if (l->resume != NULL)
+		event_free(l->resume);
+	if (l->d->listener == l)
+		l->d->listener = NULL;
+	free(l);
+}

@@ -1,0 +1,82 @@
+/*
+ * Renewal by act number over the public TCP port (SPEC R7, R8, R10, R11,
+ * R12, R16): the activate request's handler and the redemption rule the
+ * store runs inside its write transaction.
+ */
+#ifndef KG_RENEW_H
+#define KG_RENEW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "date.h"
+#include "dispatch.h"
+#include "keygate.pb-c.h"
+#include "kglimits.h"
+#include "money.h"
+#include "policy.h"
+#include "store.h"
+
+/*
+ * Answer an activate request into out: a Verdict whose reason is ok (with
+ * Verdict.renewal and the re-signed key) or the refusal reason (bad_key,
+ * revoked, suspended, trial_not_renewable, unknown_product, act_unknown,
+ * act_used, act_void, act_wrong_product, act_wrong_edition,
+ * act_wrong_licensee, subscription_required, rate_limited with
+ * Verdict.retry_after); or an Error reply (bad_request for a malformed act
+ * number, storage_full, internal). Verdict.verdict stays empty.
+ */
+void	renew_handle(const struct request_ctx *rc,
+	    const Keygate__ActivateRequest *rq, struct handler_reply *out);
+
+/*
+ * Free the failure rate limiter's tables (created on the first activate
+ * request); the next request starts with empty ones. For shutdown and tests.
+ */
+void	renew_limits_free(void);
+
+/*
+ * 1 when number is an act number: 1..KG_CODE_MAX characters of
+ * [A-Za-z0-9_./-]; else 0.
+ */
+int	renew_act_number_valid(const char *number);
+
+/*
+ * What renew_decide is given and gives back. The handler reads product,
+ * edition and subscription before the store's write transaction and fills
+ * the inputs; renew_decide (re)sets the outputs on every call.
+ */
+struct renew_ctx {
+	/* in */
+	const struct kg_edition_policy	*policy;	/* NULL: defaults */
+	kg_money			 price;		/* product's current price */
+	kg_date				 subscription_until;	/* KG_DATE_NONE: none */
+	kg_date				 today;
+	int64_t				 now;		/* Unix seconds */
+	const char			*peer;		/* client address, for the audit actor */
+	uint8_t				 key_id[KG_KEY_ID_LEN];	/* active signing key */
+	/* out */
+	bool				 repeat;	/* the act was redeemed by this license */
+	struct kg_quote			 quote;		/* the renewal applied */
+	kg_date				 old_expiry;	/* support expiry before it */
+	uint32_t			 months;
+	struct store_license		 next;		/* the license as renewed */
+};
+
+/*
+ * The redemption rule (a store_redeem_fn; ctx is a struct renew_ctx), run
+ * by the store inside its write transaction with the act and the license as
+ * they are now. Refuses, changing nothing: revoked, suspended,
+ * trial_not_renewable, act_void, act_used (with ctx->repeat set when this
+ * license redeemed the act: the caller answers the stored result),
+ * act_wrong_product, act_wrong_edition, act_wrong_licensee, and whatever
+ * renewal_compute refuses (subscription_required, internal). Otherwise
+ * fills the renewed license (support expiry, license expiry for on-expiry
+ * demo editions, revision + 1, key id, activated_at when unset), the
+ * redeemed act and the audit record, and returns KG_REASON_OK.
+ */
+enum kg_reason	renew_decide(void *ctx, const struct store_act *act,
+		    const struct store_license *cur, struct store_license *next_lic,
+		    struct store_act *next_act, struct store_audit *audit);
+
+#endif

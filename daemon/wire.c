@@ -1,0 +1,285 @@
+/*
+ * The public wire's bytes (SPEC section 4): frame headers, request decoding
+ * under an allocation budget, request validation and signed reply frames.
+ * Nothing here touches a socket or the daemon's state, so a fuzzer or a unit
+ * test can drive every function with arbitrary bytes.
+ *
+ * Decisions made here:
+ * - A zero-length frame carries no request at all: it is unreadable
+ *   (bad_request, then close), not a Request with every field unset.
+ * - The protocol version is checked before every other field, so a client
+ *   of another protocol version always learns that first.
+ * - A nonce of at most KG_NONCE_MAX bytes is echoed even in an Error reply
+ *   about that very nonce (too short), so the client can match the reply.
+ * - Error replies to a request that was read carry its request_hash; only a
+ *   frame that was never read (too large) gets an empty one.
+ */
+#include <arpa/inet.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "keygate.pb-c.h"
+#include "keys.h"
+#include "kglimits.h"
+#include "log.h"
+#include "signer.h"
+#include "wire.h"
+
+#define WIRE_BUDGET_MIN		(16 * 1024)
+
+/* Read a frame header: see wire.h. */
+enum wire_frame
+wire_frame_length(const uint8_t *buf, size_t avail, uint32_t frame_max,
+    uint32_t *len)
+{
+	uint32_t	n;
+
+	if (avail < WIRE_HEADER_LEN)
+		return WIRE_FRAME_NEED_MORE;
+	n = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
+	    (uint32_t)buf[2] << 8 | (uint32_t)buf[3];
+	*len = n;
+	if (n == 0)
+		return WIRE_FRAME_EMPTY;
+	if (n > frame_max)
+		return WIRE_FRAME_TOO_LARGE;
+	return WIRE_FRAME_OK;
+}
+
+/* The allocation budget for frames of at most frame_max bytes. */
+size_t
+wire_budget_for(uint32_t frame_max)
+{
+	size_t	b = (size_t)frame_max * 4;
+
+	return b < WIRE_BUDGET_MIN ? WIRE_BUDGET_MIN : b;
+}
+
+/*
+ * protobuf-c's allocator for requests: refuses what would take the request
+ * past its budget. Freed bytes are not given back: protobuf-c frees only on
+ * its error paths and at the end, so the budget bounds the total.
+ */
+static void *
+budget_alloc(void *data, size_t size)
+{
+	struct wire_budget	*b = data;
+
+	if (size > b->left)
+		return NULL;
+	b->left -= size;
+	b->used += size;
+	return malloc(size == 0 ? 1 : size);
+}
+
+static void
+budget_free(void *data, void *p)
+{
+	(void)data;
+	free(p);
+}
+
+/* A string field present and at most max bytes (empty allowed when min is 0). */
+static bool
+field_ok(const char *s, size_t min, size_t max)
+{
+	size_t	n;
+
+	if (s == NULL)
+		return min == 0;
+	n = strnlen(s, max + 1);
+	return n >= min && n <= max;
+}
+
+static enum wire_decode
+request_invalid(struct wire_request *req, enum kg_reason reason,
+    const char *detail)
+{
+	req->reason = reason;
+	req->detail = detail;
+	return WIRE_DECODE_INVALID;
+}
+
+/* The body's fields within their limits; versions are parsed by the handler. */
+static enum wire_decode
+request_body_check(struct wire_request *req)
+{
+	const Keygate__Request	*m = req->msg;
+
+	switch (m->body_case) {
+	case KEYGATE__REQUEST__BODY_CHECK:
+		if (m->check == NULL || !field_ok(m->check->key, 1, KG_KEY_TEXT_MAX))
+			return request_invalid(req, KG_REASON_BAD_REQUEST,
+			    "check: key must be 1 to 4096 bytes of key text");
+		if (!field_ok(m->check->product, 1, KG_CODE_MAX))
+			return request_invalid(req, KG_REASON_BAD_REQUEST,
+			    "check: product must be a code of 1 to 32 bytes");
+		if (!field_ok(m->check->version, 1, KG_VERSION_TEXT_MAX - 1))
+			return request_invalid(req, KG_REASON_BAD_VERSION,
+			    "check: version must be the installed version, e.g. 2.0.10");
+		if (!field_ok(m->check->target, 0, KG_VERSION_TEXT_MAX - 1))
+			return request_invalid(req, KG_REASON_BAD_VERSION,
+			    "check: target is too long to be a version");
+		break;
+	case KEYGATE__REQUEST__BODY_STATUS:
+		if (m->status == NULL || !field_ok(m->status->key, 1, KG_KEY_TEXT_MAX))
+			return request_invalid(req, KG_REASON_BAD_REQUEST,
+			    "status: key must be 1 to 4096 bytes of key text");
+		break;
+	case KEYGATE__REQUEST__BODY_ACTIVATE:
+		if (m->activate == NULL ||
+		    !field_ok(m->activate->key, 1, KG_KEY_TEXT_MAX))
+			return request_invalid(req, KG_REASON_BAD_REQUEST,
+			    "activate: key must be 1 to 4096 bytes of key text");
+		if (!field_ok(m->activate->act, 1, KG_CODE_MAX))
+			return request_invalid(req, KG_REASON_BAD_REQUEST,
+			    "activate: act must be a number of 1 to 32 bytes");
+		break;
+	default:
+		return request_invalid(req, KG_REASON_BAD_REQUEST,
+		    "request has no body: send one of check, status, activate");
+	}
+	return WIRE_DECODE_OK;
+}
+
+/* Decode and validate one request message: see wire.h. */
+enum wire_decode
+wire_request_decode(const uint8_t *buf, size_t len, size_t budget,
+    struct wire_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->reason = KG_REASON_OK;
+	req->detail = "";
+	req->budget.left = budget;
+	req->alloc.alloc = budget_alloc;
+	req->alloc.free = budget_free;
+	req->alloc.allocator_data = &req->budget;
+	crypto_generichash(req->hash, sizeof(req->hash), buf, len, NULL, 0);
+
+	if (len == 0) {
+		req->reason = KG_REASON_BAD_REQUEST;
+		req->detail = "empty frame: expected a keygate Request message";
+		return WIRE_DECODE_UNREADABLE;
+	}
+	req->msg = keygate__request__unpack(&req->alloc, len, buf);
+	if (req->msg == NULL) {
+		req->reason = KG_REASON_BAD_REQUEST;
+		req->detail = "frame is not a keygate Request message";
+		return WIRE_DECODE_UNREADABLE;
+	}
+	if (req->msg->nonce.len <= KG_NONCE_MAX && req->msg->nonce.data != NULL) {
+		memcpy(req->nonce, req->msg->nonce.data, req->msg->nonce.len);
+		req->nonce_len = req->msg->nonce.len;
+	}
+	if (req->msg->protocol != KG_PROTOCOL_VERSION)
+		return request_invalid(req, KG_REASON_PROTOCOL_VERSION,
+		    "unsupported protocol version: this keygated speaks protocol 1");
+	if (req->msg->nonce.len < KG_NONCE_MIN || req->msg->nonce.len > KG_NONCE_MAX)
+		return request_invalid(req, KG_REASON_BAD_REQUEST,
+		    "nonce must be 16 to 64 random bytes");
+	return request_body_check(req);
+}
+
+/* Free what wire_request_decode unpacked. */
+void
+wire_request_clear(struct wire_request *req)
+{
+	if (req->msg != NULL)
+		keygate__request__free_unpacked(req->msg, &req->alloc);
+	req->msg = NULL;
+}
+
+/* The request's type for logs. */
+const char *
+wire_request_type(const Keygate__Request *msg)
+{
+	if (msg == NULL)
+		return "none";
+	switch (msg->body_case) {
+	case KEYGATE__REQUEST__BODY_CHECK:
+		return "check";
+	case KEYGATE__REQUEST__BODY_STATUS:
+		return "status";
+	case KEYGATE__REQUEST__BODY_ACTIVATE:
+		return "activate";
+	default:
+		return "none";
+	}
+}
+
+/* Build, sign and frame one reply: see wire.h. */
+int
+wire_reply_encode(struct signer *s, const struct wire_reply *r,
+    uint8_t **frame, size_t *len)
+{
+	Keygate__ReplyBody	 body = KEYGATE__REPLY_BODY__INIT;
+	Keygate__Reply		 reply = KEYGATE__REPLY__INIT;
+	Keygate__Error		 error = KEYGATE__ERROR__INIT;
+	uint8_t			 sig[KG_SIG_LEN];
+	uint8_t			*bodybuf = NULL, *out = NULL;
+	size_t			 bodylen, replylen;
+	uint32_t		 nbo;
+
+	*frame = NULL;
+	*len = 0;
+	body.protocol = KG_PROTOCOL_VERSION;
+	if (r->nonce != NULL && r->nonce_len > 0) {
+		body.nonce.data = (uint8_t *)r->nonce;
+		body.nonce.len = r->nonce_len;
+	}
+	if (r->request_hash != NULL) {
+		body.request_hash.data = (uint8_t *)r->request_hash;
+		body.request_hash.len = KG_HASH_LEN;
+	}
+	body.server_time = r->server_time;
+	body.test_clock = r->test_clock;
+	if (r->verdict != NULL) {
+		body.result_case = KEYGATE__REPLY_BODY__RESULT_VERDICT;
+		body.verdict = r->verdict;
+	} else {
+		error.reason = (char *)(r->error_reason != NULL ?
+		    r->error_reason : "internal");
+		if (r->error_detail != NULL)
+			error.detail = (char *)r->error_detail;
+		body.result_case = KEYGATE__REPLY_BODY__RESULT_ERROR;
+		body.error = &error;
+	}
+
+	bodylen = keygate__reply_body__get_packed_size(&body);
+	if ((bodybuf = malloc(bodylen == 0 ? 1 : bodylen)) == NULL) {
+		log_error("%s: out of memory", __func__);
+		goto fail;
+	}
+	keygate__reply_body__pack(&body, bodybuf);
+	if (signer_sign(s, KG_DOMAIN_REPLY, bodybuf, bodylen, sig) != 0) {
+		log_error("%s: cannot sign the reply", __func__);
+		goto fail;
+	}
+	reply.body.data = bodybuf;
+	reply.body.len = bodylen;
+	reply.signature.data = sig;
+	reply.signature.len = sizeof(sig);
+	reply.key_id.data = (uint8_t *)signer_key_id(s);
+	reply.key_id.len = KG_KEY_ID_LEN;
+
+	replylen = keygate__reply__get_packed_size(&reply);
+	if (replylen > UINT32_MAX ||
+	    (out = malloc(WIRE_HEADER_LEN + replylen)) == NULL) {
+		log_error("%s: out of memory", __func__);
+		goto fail;
+	}
+	nbo = htonl((uint32_t)replylen);
+	memcpy(out, &nbo, WIRE_HEADER_LEN);
+	keygate__reply__pack(&reply, out + WIRE_HEADER_LEN);
+	free(bodybuf);
+	*frame = out;
+	*len = WIRE_HEADER_LEN + replylen;
+	return 0;
+fail:
+	free(bodybuf);
+	free(out);
+	return -1;
+}
