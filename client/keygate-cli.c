@@ -5,7 +5,10 @@
  * compact JSON object with --json) and maps it to the exit codes of SPEC
  * section 5. When the server hands back a re-signed key and the key came
  * from a file, the file is replaced atomically (same directory, same mode,
- * fsync, rename). No protocol or verification logic lives here.
+ * fsync, rename). With --state FILE the library keeps its replay mark and
+ * the last verdicts in FILE, and a check that reaches no server prints the
+ * last verdict marked offline. No protocol or verification logic lives
+ * here.
  */
 #include <sys/stat.h>
 
@@ -45,6 +48,8 @@ struct cli {
 	size_t		 npubkey;
 	bool		 json;
 	int		 timeout_ms;	/* 0 = library defaults */
+	int		 deadline_ms;	/* 0 = no total deadline */
+	const char	*state;		/* --state FILE or NULL */
 };
 
 /* A --key argument: the key text and, when it came from a file, its path. */
@@ -78,12 +83,16 @@ usage(FILE *f)
 	size_t	i;
 
 	fprintf(f, "usage: keygate [--server HOST:PORT]... [--pubkey FILE]... "
-	    "[--json] [--timeout MS] COMMAND ...\n");
+	    "[--json] [--timeout MS]\n"
+	    "               [--deadline MS] [--state FILE] COMMAND ...\n");
 	for (i = 0; i < sizeof(cli_cmds) / sizeof(cli_cmds[0]); i++)
 		fprintf(f, "       keygate [options] %s\n", cli_cmds[i].usage);
 	fprintf(f, "--server defaults to %s and may be given several times "
 	    "(tried in order);\n--pubkey names a file of \"KGP1.\" lines "
-	    "('keygated pubkey' prints them).\n"
+	    "('keygated pubkey' prints them);\n--deadline bounds one request "
+	    "across all servers; --state keeps the replay mark and the last\n"
+	    "verdicts in FILE, and check answers from them, marked offline, "
+	    "when no server answers.\n"
 	    "check exits 0 update/current, 10 fallback, 11 demo, 1 usage, "
 	    "2 server unreachable or untrusted.\n", CLI_DEFAULT_SERVER);
 }
@@ -350,6 +359,17 @@ cli_client_new(const struct cli *cli, int *exitcode)
 		cli_err("bad --timeout: give milliseconds, 1 to 3600000");
 		goto fail;
 	}
+	if (cli->deadline_ms > 0 &&
+	    kg_client_set_deadline(c, cli->deadline_ms) != KG_OK) {
+		cli_err("bad --deadline: give milliseconds, 1 to 3600000");
+		goto fail;
+	}
+	if (cli->state != NULL &&
+	    (rc = kg_client_set_state_file(c, cli->state)) != KG_OK) {
+		cli_err("cannot use --state %s: %s: remove the file to start "
+		    "afresh", cli->state, kg_strerror(rc));
+		goto fail;
+	}
 	return c;
  fail:
 	kg_client_free(c);
@@ -393,10 +413,17 @@ json_quote(const kg_result *r)
 	return q;
 }
 
-/* Fields present only when set: detail, retry_after, test_clock. */
+/* Fields present only when set: detail, retry_after, test_clock, offline, age, rollback. */
 static void
 json_extras(json_t *o, const kg_result *r)
 {
+	if (kg_result_offline(r)) {
+		json_object_set_new(o, "offline", json_true());
+		json_object_set_new(o, "age",
+		    json_integer((json_int_t)kg_result_age(r)));
+	}
+	if (kg_result_rollback(r))
+		json_object_set_new(o, "rollback", json_true());
 	if (kg_result_detail(r) != NULL)
 		json_set_str(o, "detail", kg_result_detail(r));
 	if (kg_result_retry_after(r) > 0)
@@ -413,6 +440,32 @@ cli_test_clock_warn(const kg_result *r)
 	if (kg_result_test_clock(r))
 		cli_err("warning: the server runs on a test clock: its dates are "
 		    "not real ones");
+}
+
+/*
+ * Warnings about the library's state: an offline answer (no server
+ * answered), a clock set back, a state file that could not be written.
+ */
+static void
+cli_state_warn(const struct cli *cli, const kg_client *c, const kg_result *r)
+{
+	char	srv[512];
+	int	rc;
+
+	if (kg_result_offline(r)) {
+		cli_servers_text(cli, srv, sizeof(srv));
+		cli_err("warning: no keygate server answered (%s): offline answer "
+		    "from the last verdict, %lld seconds old", srv,
+		    (long long)kg_result_age(r));
+	}
+	if (kg_result_rollback(r))
+		cli_err("warning: this machine's clock is behind the newest "
+		    "server time seen: the clock was set back%s",
+		    kg_result_offline(r) ? "; the offline answer uses that "
+		    "server time" : "");
+	if (cli->state != NULL && (rc = kg_client_state_error(c)) != KG_OK)
+		cli_err("warning: could not write --state %s: %s: check the "
+		    "directory", cli->state, kg_strerror(rc));
 }
 
 /* " (renewal: grace 1998.00 extends support to 2027-05-10)" or "". */
@@ -589,6 +642,7 @@ cmd_check(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	cli_test_clock_warn(r);
+	cli_state_warn(cli, c, r);
 	verdict = kg_result_verdict(r);
 	if (verdict == NULL)
 		verdict = "";
@@ -666,6 +720,7 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	cli_test_clock_warn(r);
+	cli_state_warn(cli, c, r);
 	ex = EXIT_OK_;
 	cli_key_update(cli, &k, r);
 	sexp = kg_result_support_expiry(r);
@@ -787,6 +842,7 @@ cmd_activate(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	cli_test_clock_warn(r);
+	cli_state_warn(cli, c, r);
 	reason = kg_result_reason(r);
 	ex = rc == KG_OK && strcmp(reason, "ok") == 0 ? EXIT_OK_ : EXIT_REFUSED;
 	if (ex == EXIT_OK_)
@@ -972,6 +1028,8 @@ main(int argc, char **argv)
 		{ "pubkey", required_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "deadline", required_argument, NULL, 'D' },
+		{ "state", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1014,6 +1072,20 @@ main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			cli.timeout_ms = (int)ms;
+			break;
+		case 'D':
+			errno = 0;
+			ms = strtol(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    ms < 1 || ms > 3600000) {
+				cli_err("bad --deadline %s: give milliseconds, "
+				    "1 to 3600000", optarg);
+				return EXIT_USAGE;
+			}
+			cli.deadline_ms = (int)ms;
+			break;
+		case 'S':
+			cli.state = optarg;
 			break;
 		case 'h':
 			usage(stdout);

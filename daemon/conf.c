@@ -49,6 +49,7 @@ static const struct conf_setting settings[] = {
 	{ "write_timeout", U32(write_timeout), 1, 3600, "seconds to send replies" },
 	{ "output_highwater", U32(output_highwater), 4096, 1073741824, "unsent reply bytes before a client is cut off" },
 	{ "map_size_mb", U64(map_size_mb), 1, 1048576, "LMDB map size in MiB" },
+	{ "map_size_max_mb", U64(map_size_max_mb), 0, 1048576, "grow a full LMDB map up to this many MiB (0: never grow)" },
 	{ "log_level", CONF_LOG_LEVEL, offsetof(struct config, log_level), 0, 0, 0, "error, warn, info or debug" },
 	{ "admin_uids", CONF_UIDS, 0, 0, 0, 0, "uids besides root and keygated's own allowed on the admin socket" },
 };
@@ -212,6 +213,12 @@ conf_load(const char *path, struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: read error", path);
 		goto fail;
 	}
+	if (c->map_size_max_mb != 0 && c->map_size_max_mb < c->map_size_mb) {
+		snprintf(err, errlen, "%s: map_size_max_mb (%" PRIu64 ") is below "
+		    "map_size_mb (%" PRIu64 "): raise it, or set 0 to never grow "
+		    "the map", path, c->map_size_max_mb, c->map_size_mb);
+		goto fail;
+	}
 	rc = 0;
 fail:
 	fclose(f);
@@ -246,6 +253,7 @@ conf_write_default(const char *path)
 	    "write_timeout = %u\n"
 	    "output_highwater = %u\n"
 	    "map_size_mb = %llu\n"
+	    "# map_size_max_mb = 0 (grow a full map up to this many MiB; 0: never)\n"
 	    "log_level = info\n",
 	    c.listen, c.key_file, c.max_connections, c.frame_max, c.idle_timeout,
 	    c.read_timeout, c.write_timeout, c.output_highwater,

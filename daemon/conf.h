@@ -29,6 +29,7 @@ struct config {
 	uint32_t	write_timeout;		/* seconds to send replies */
 	uint32_t	output_highwater;	/* bytes of unsent replies before cut-off */
 	uint64_t	map_size_mb;		/* LMDB map size in MiB */
+	uint64_t	map_size_max_mb;	/* grow the map up to this; 0 = never */
 	enum log_level	log_level;
 	uid_t		admin_uids[CONF_ADMIN_UIDS_MAX]; /* besides root and our own uid */
 	size_t		n_admin_uids;
@@ -39,7 +40,8 @@ void	conf_defaults(struct config *c);
 
 /*
  * Read path into c (on top of the defaults). On error returns -1 and writes
- * one line "path:LINE: what is wrong" into err.
+ * one line "path:LINE: what is wrong" (or "path: what is wrong" for settings
+ * that contradict each other) into err.
  */
 int	conf_load(const char *path, struct config *c, char *err, size_t errlen);
 

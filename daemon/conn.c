@@ -22,6 +22,10 @@
  * further input is discarded. A readable request with a bad field is answered
  * and the connection stays open.
  *
+ * active_at is the monotonic time of the accept or of the last complete
+ * request: the listener, at its connection cap, closes the connection whose
+ * active_at is oldest to make room (listen.c).
+ *
  * Closing after an error reply is a lingering close: once the reply is
  * flushed the write side is shut down and input is read and discarded for at
  * most CONN_LINGER_SECONDS, so that unread input does not make the kernel
@@ -37,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -54,6 +59,17 @@ static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
+
+/* Monotonic nanoseconds, for active_at. */
+static uint64_t
+conn_clock(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* "host" and "host:port" / "[host]:port" of a peer address. */
 static void
@@ -116,6 +132,7 @@ conn_new(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
 	c->d = d;
 	c->gone = gone;
 	c->gone_arg = arg;
+	c->active_at = conn_clock();
 	conn_peer_format(sa, &c->peer);
 	/* Replies are one write each; do not hold them back. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -273,6 +290,7 @@ conn_process(struct conn *c)
 		}
 		evbuffer_drain(in, (size_t)len + WIRE_HEADER_LEN);
 		answered = true;
+		c->active_at = conn_clock();
 		if (conn_reply(c, frame, flen) == -1)
 			return -1;
 		if (close_after)
@@ -409,4 +427,11 @@ conn_drain(struct conn *c)
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		conn_free(c);
+}
+
+/* May c be closed to make room at the connection cap: see conn.h. */
+bool
+conn_evictable(const struct conn *c)
+{
+	return !c->closing && !c->lingering;
 }

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <event2/util.h>
 
@@ -43,6 +44,7 @@ struct conn {
 	bool			 paused;	/* output at the high-water mark */
 	bool			 lingering;	/* write side shut down, discarding input */
 	bool			 eof;		/* the peer shut down its side */
+	uint64_t		 active_at;	/* accepted or last request (ns, monotonic) */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -64,5 +66,12 @@ void		 conn_free(struct conn *c);
  * flight, otherwise once its pending replies are sent.
  */
 void		 conn_drain(struct conn *c);
+
+/*
+ * True when c may be closed to make room for a new connection at the
+ * connection cap: it is not already closing (an error reply on its way).
+ * Among those the listener closes the one with the oldest active_at.
+ */
+bool		 conn_evictable(const struct conn *c);
 
 #endif

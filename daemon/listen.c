@@ -3,7 +3,26 @@
  * "[IPv6]:PORT", port 0 for any free port), writes the bound port to
  * conf.port_file, accepts product connections and keeps their list.
  *
- * Connections beyond conf.max_connections are accepted and closed at once.
+ * The connection cap: at conf.max_connections open connections, a new one
+ * is not simply refused, since attackers holding the cap with idle or
+ * trickling connections would then starve every honest client. Instead the
+ * connection that has been idle longest without a complete request (the
+ * oldest conn.active_at: accept time, or its last complete request) is
+ * closed at once and the new one takes its place; the new one is refused
+ * (accepted and closed at once) only when every connection is already
+ * closing. An honest client sends its request right after connecting, so it
+ * is served unless max_connections newer connections arrive before its
+ * request does; holding the cap now costs an attacker a constant stream of
+ * new connections rather than a one-off batch. A connection that has
+ * been answered and then idles is as evictable as one that never asked.
+ *
+ * Accepting yields to the rest of the event loop every LISTEN_ACCEPT_BURST
+ * connections: libevent's listener accepts in a loop until the backlog is
+ * empty, and a flood that refills the backlog as fast as it is drained (each
+ * accept at the cap closes a connection, whose owner reconnects at once)
+ * would otherwise keep the loop from ever reading a request, so the honest
+ * client's request would wait while newer connections displace it.
+ *
  * When accept fails for lack of descriptors or memory (EMFILE, ENFILE,
  * ENOBUFS, ENOMEM) the listener pauses instead of spinning on the pending
  * connection, and resumes after a second or as soon as a connection closes.
@@ -23,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -35,17 +55,23 @@
 
 #define LISTEN_BACKLOG		511
 #define LISTEN_RESUME_SECONDS	1
+#define LISTEN_CAP_LOG_SECONDS	60	/* one warning a minute at the cap */
+#define LISTEN_ACCEPT_BURST	32	/* accepts before yielding to other events */
 
 struct listener {
 	struct daemon		*d;
 	struct evconnlistener	*evl;
 	struct event		*resume;	/* after an EMFILE pause */
+	struct event		*turn;		/* after LISTEN_ACCEPT_BURST accepts */
+	unsigned		 burst;		/* accepts since the last yield */
 	struct conn_list	 conns;
 	size_t			 nconns;
 	bool			 paused;	/* accept failed for lack of resources */
 	bool			 exhausted;	/* ... and has not succeeded since */
 	bool			 stopped;	/* listener_stop_accepting */
 	bool			 freeing;
+	time_t			 cap_logged;	/* last warning about the cap */
+	unsigned long		 evicted;	/* closed to make room since then */
 };
 
 /*
@@ -132,6 +158,36 @@ listen_resume_cb(evutil_socket_t fd, short what, void *arg)
 	listen_resume(arg);
 }
 
+/* The other events have had their turn: accept again. */
+static void
+listen_turn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*l = arg;
+
+	(void)fd;
+	(void)what;
+	if (l->paused || l->stopped || l->freeing)
+		return;
+	if (evconnlistener_enable(l->evl) == -1)
+		log_warn("%s: cannot resume accepting", __func__);
+}
+
+/*
+ * Count an accept; after LISTEN_ACCEPT_BURST of them stop accepting until
+ * the event loop's next turn, so that pending reads run first.
+ */
+static void
+listen_burst_count(struct listener *l)
+{
+	struct timeval	now = { 0, 0 };
+
+	if (++l->burst < LISTEN_ACCEPT_BURST)
+		return;
+	l->burst = 0;
+	evconnlistener_disable(l->evl);
+	evtimer_add(l->turn, &now);
+}
+
 /* A connection closed: drop it from the list; there is room again. */
 static void
 listen_conn_gone(void *arg, struct conn *c)
@@ -141,6 +197,42 @@ listen_conn_gone(void *arg, struct conn *c)
 	TAILQ_REMOVE(&l->conns, c, entry);
 	l->nconns--;
 	listen_resume(l);
+}
+
+/*
+ * At the cap: close the connection idle longest without a complete request
+ * to make room for a new one (a scan of the list, once per accept at the
+ * cap). -1 when none may be closed.
+ */
+static int
+listen_make_room(struct listener *l)
+{
+	struct conn	*c, *victim = NULL;
+	time_t		 now;
+
+	TAILQ_FOREACH(c, &l->conns, entry) {
+		if (conn_evictable(c) &&
+		    (victim == NULL || c->active_at < victim->active_at))
+			victim = c;
+	}
+	if (victim == NULL)
+		return -1;
+	log_debug("peer %s: closed to make room: %zu connections open "
+	    "(limit %u) and it has been idle longest", victim->peer.text,
+	    l->nconns, l->d->conf.max_connections);
+	l->evicted++;
+	now = time(NULL);
+	if (now - l->cap_logged >= LISTEN_CAP_LOG_SECONDS) {
+		log_warn("connection limit of %u reached: closed %lu idle "
+		    "connection%s to make room for new ones (raise "
+		    "max_connections if these are real clients)",
+		    l->d->conf.max_connections, l->evicted,
+		    l->evicted == 1 ? "" : "s");
+		l->cap_logged = now;
+		l->evicted = 0;
+	}
+	conn_free(victim);	/* listen_conn_gone drops it from the list */
+	return 0;
 }
 
 static void
@@ -155,6 +247,9 @@ listen_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		l->exhausted = false;
 		log_info("accepting connections again (%zu open)", l->nconns);
 	}
+	listen_burst_count(l);
+	if (!l->stopped && l->nconns >= l->d->conf.max_connections)
+		(void)listen_make_room(l);
 	if (l->stopped || l->nconns >= l->d->conf.max_connections) {
 		log_debug("connection refused: %zu connections open (limit %u)",
 		    l->nconns, l->d->conf.max_connections);
@@ -226,7 +321,8 @@ listener_start(struct daemon *d, char *err, size_t errlen)
 	}
 	l->d = d;
 	TAILQ_INIT(&l->conns);
-	if ((l->resume = evtimer_new(d->base, listen_resume_cb, l)) == NULL) {
+	if ((l->resume = evtimer_new(d->base, listen_resume_cb, l)) == NULL ||
+	    (l->turn = evtimer_new(d->base, listen_turn_cb, l)) == NULL) {
 		snprintf(err, errlen, "cannot create a timer");
 		goto fail;
 	}
@@ -262,6 +358,8 @@ fail:
 		evconnlistener_free(l->evl);
 	if (l->resume != NULL)
 		event_free(l->resume);
+	if (l->turn != NULL)
+		event_free(l->turn);
 	free(l);
 	return -1;
 }
@@ -277,6 +375,7 @@ listener_stop_accepting(struct listener *l)
 	l->stopped = true;
 	evconnlistener_disable(l->evl);
 	evtimer_del(l->resume);
+	evtimer_del(l->turn);
 	for (c = TAILQ_FIRST(&l->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		conn_drain(c);
@@ -305,6 +404,8 @@ listener_free(struct listener *l)
 		evconnlistener_free(l->evl);
 	if (l->resume != NULL)
 		event_free(l->resume);
+	if (l->turn != NULL)
+		event_free(l->turn);
 	if (l->d->listener == l)
 		l->d->listener = NULL;
 	free(l);

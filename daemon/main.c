@@ -240,6 +240,17 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(d->base, &grace);
 }
 
+/* The signer gave up (it logged why): stop now; keygated exits 1. */
+static void
+on_signer_stop(void *arg)
+{
+	struct daemon	*d = arg;
+
+	if (d->listener != NULL)
+		listener_stop_accepting(d->listener);
+	event_base_loopexit(d->base, NULL);
+}
+
 /* keygated run: serve until SIGTERM/SIGINT. */
 static int
 cmd_run(const struct options *o)
@@ -281,6 +292,7 @@ cmd_run(const struct options *o)
 		goto fail;
 	}
 	sopt.map_size = d.conf.map_size_mb << 20;
+	sopt.map_size_max = d.conf.map_size_max_mb << 20;
 	if ((rc = store_open_lmdb(o->data, &sopt, &d.store)) != STORE_OK) {
 		fprintf(stderr, "keygated: cannot open the store in %s: %s\n", o->data,
 		    store_strerror(rc));
@@ -299,6 +311,8 @@ cmd_run(const struct options *o)
 	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) == -1 ||
 	    evsignal_add(sigint, NULL) == -1)
 		fatal("cannot install signal handlers");
+	if (signer_watch(d.signer, d.base, on_signer_stop, &d) == -1)
+		fatal("cannot watch the signer process");
 	if (admin_start(&d, err, sizeof(err)) == -1) {
 		fprintf(stderr, "keygated: admin socket: %s\n", err);
 		goto fail;
@@ -310,7 +324,7 @@ cmd_run(const struct options *o)
 	log_info("serving on %s; admin socket %s", d.conf.listen, d.conf.admin_socket);
 	event_base_dispatch(d.base);
 	log_info("stopped");
-	ret = 0;
+	ret = signer_failed(d.signer) ? 1 : 0;
 fail:
 	if (d.listener != NULL)
 		listener_free(d.listener);
@@ -320,11 +334,11 @@ fail:
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
+	signer_close(d.signer);
 	if (d.base != NULL)
 		event_base_free(d.base);
 	if (d.store != NULL)
 		d.store->ops->close(d.store);
-	signer_close(d.signer);
 	trustset_clear(&d.trust);
 	return ret;
 }

@@ -1,87 +1,518 @@
 /*
- * The signer: the only holder of the secret signing key in keygated. Every
- * signature the daemon makes (license keys, replies) goes through
- * signer_sign, which applies the domain-separation prefix. The key lives in
- * sodium_malloc'd memory and is wiped when the signer closes.
+ * The signer, daemon side (signer.h): keygated's only way to sign, and the
+ * client of the signer process (signer_proc.h), which alone holds the secret
+ * key. signer_open forks that process and waits until it has loaded the key
+ * and reported the public half; signer_sign sends one request over the
+ * socketpair and waits for its reply, SIGNER_SIGN_TIMEOUT_MS at most. This
+ * process never reads the key file or its passphrase, so no bug in the
+ * network code can leak them.
+ *
+ * When the signer process dies, hangs or talks out of turn it is reaped and
+ * started again (at most SIGNER_RESTARTS_MAX times in SIGNER_RESTART_WINDOW
+ * seconds), and the signature is asked for again. The new process reloads the
+ * key file (a sealed one with its passphrase file, which must stay readable);
+ * unless it reports the public key the daemon started with, the signer gives
+ * up rather than sign with another key. Giving up is final: it calls the stop
+ * callback registered with signer_watch, and keygated stops with a log line
+ * saying why. Restarting blocks the event loop while the key loads (a
+ * second or so for a sealed key's Argon2id).
+ *
+ * One request is in flight at a time: the event loop is single-threaded and
+ * the admin backup thread does not sign. When worker threads sign, a mutex
+ * goes around the socket.
  */
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <event2/event.h>
 #include <sodium.h>
 
 #include "kgerr.h"
+#include "log.h"
 #include "signer.h"
+#include "signer_proc.h"
 
-struct signer {
-	struct kg_keypair	*kp;
+#define SIGNER_SIGN_TIMEOUT_S	5	/* one signature */
+#define SIGNER_SIGN_TIMEOUT_MS	(SIGNER_SIGN_TIMEOUT_S * 1000)
+#define SIGNER_LOAD_TIMEOUT_MS	120000	/* loading the key (Argon2id when sealed) */
+#define SIGNER_EXIT_WAIT_MS	2000	/* for the process to exit on its own */
+#define SIGNER_RESTARTS_MAX	5	/* restarts allowed ... */
+#define SIGNER_RESTART_WINDOW	60	/* ... in this many seconds */
+
+#define SIGNER_STR(x)		SIGNER_STR2(x)
+#define SIGNER_STR2(x)		#x
+
+enum signer_xfer {
+	XFER_OK,
+	XFER_REFUSED,	/* the process answered: it will not sign that */
+	XFER_DEAD,	/* end of file or an error on the socket */
+	XFER_HUNG,	/* no answer in time */
+	XFER_GARBLED,	/* an answer of the wrong shape */
 };
 
-/* Load the secret key file (sealed when passphrase_file is given). */
+struct signer {
+	char			 key_file[PATH_MAX];
+	char			 pass_file[PATH_MAX];	/* "" when none */
+	pid_t			 pid;			/* -1 when none */
+	int			 fd;			/* -1 when none */
+	uint8_t			 pk[KG_PUBKEY_LEN];	/* the key we started with */
+	uint8_t			 id[KG_KEY_ID_LEN];
+	bool			 failed;
+	int64_t			 restart_at[SIGNER_RESTARTS_MAX]; /* ring, seconds */
+	size_t			 nrestarts;
+	struct event_base	*base;
+	struct event		*ev;			/* EOF while idle */
+	void			(*stop)(void *);
+	void			*stop_arg;
+};
+
+static void	signer_watch_cb(evutil_socket_t, short, void *);
+
+static int64_t
+signer_clock_msec(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 when fd is readable (or at EOF), 0 on timeout, -1 on error. */
+static int
+signer_wait_readable(int fd, int timeout_ms)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
+	int64_t		deadline = signer_clock_msec() + timeout_ms, left;
+	int		n;
+
+	for (;;) {
+		left = deadline - signer_clock_msec();
+		if (left < 0)
+			left = 0;
+		n = poll(&pfd, 1, (int)left);
+		if (n > 0)
+			return 1;
+		if (n == 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/*
+ * Close our end and reap the process: give it SIGNER_EXIT_WAIT_MS to exit on
+ * its own unless force, then SIGKILL. Describes how it ended in how.
+ */
+static void
+signer_child_reap(struct signer *s, bool force, char *how, size_t howlen)
+{
+	struct timespec	 tick = { 0, 10 * 1000000 };
+	int64_t		 deadline;
+	pid_t		 r = 0;
+	int		 st = 0;
+
+	if (s->fd != -1) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	if (s->pid == -1)
+		return;
+	if (!force) {
+		deadline = signer_clock_msec() + SIGNER_EXIT_WAIT_MS;
+		while ((r = waitpid(s->pid, &st, WNOHANG)) == 0 &&
+		    signer_clock_msec() < deadline)
+			nanosleep(&tick, NULL);
+	}
+	if (r == 0) {
+		(void)kill(s->pid, SIGKILL);
+		while ((r = waitpid(s->pid, &st, 0)) == -1 && errno == EINTR)
+			;
+	}
+	if (how != NULL) {
+		if (r == -1)
+			snprintf(how, howlen, "exit status unknown: %s", strerror(errno));
+		else if (WIFSIGNALED(st))
+			snprintf(how, howlen, "killed by SIG%s",
+			    sigabbrev_np(WTERMSIG(st)) != NULL ?
+			    sigabbrev_np(WTERMSIG(st)) : "?");
+		else
+			snprintf(how, howlen, "exit status %d", WEXITSTATUS(st));
+	}
+	s->pid = -1;
+}
+
+/* Read the hello: KGE_OK and the public key, or a kge code and err. */
+static int
+signer_hello_read(struct signer *s, uint8_t pk[KG_PUBKEY_LEN], char *err,
+    size_t errlen)
+{
+	uint8_t		 buf[SIGNER_HELLO_MAX + 1];
+	int32_t		 status;
+	ssize_t		 n;
+	size_t		 i, tlen;
+	int		 r;
+
+	if ((r = signer_wait_readable(s->fd, SIGNER_LOAD_TIMEOUT_MS)) != 1) {
+		snprintf(err, errlen, "the signer process did not load %s within %d s",
+		    s->key_file, SIGNER_LOAD_TIMEOUT_MS / 1000);
+		return KGE_IO;
+	}
+	do
+		n = recv(s->fd, buf, sizeof(buf), 0);
+	while (n == -1 && errno == EINTR);
+	if (n <= 0) {
+		snprintf(err, errlen, "the signer process exited before loading %s",
+		    s->key_file);
+		return KGE_IO;
+	}
+	if ((size_t)n < SIGNER_HELLO_HEADER || (size_t)n > SIGNER_HELLO_MAX) {
+		snprintf(err, errlen, "the signer process sent a malformed hello");
+		return KGE_IO;
+	}
+	memcpy(&status, buf, sizeof(status));
+	if (status == KGE_OK) {
+		memcpy(pk, buf + 4, KG_PUBKEY_LEN);
+		return KGE_OK;
+	}
+	/* One printable line, whatever the process sent. */
+	tlen = (size_t)n - SIGNER_HELLO_HEADER;
+	if (tlen >= errlen)
+		tlen = errlen - 1;
+	for (i = 0; i < tlen; i++) {
+		uint8_t	c = buf[SIGNER_HELLO_HEADER + i];
+
+		err[i] = (c >= 0x20 && c != 0x7f) ? (char)c : '?';
+	}
+	err[tlen] = '\0';
+	return status < 0 && status > -100 ? status : KGE_IO;
+}
+
+/* Fork the signer process and wait for its hello. A kge code. */
+static int
+signer_spawn(struct signer *s, uint8_t pk[KG_PUBKEY_LEN], char *err, size_t errlen)
+{
+	int	sv[2], sndbuf = SIGNER_REQ_MAX + 4096, rc;
+	pid_t	pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		snprintf(err, errlen, "cannot start the signer process: socketpair: %s",
+		    strerror(errno));
+		return KGE_IO;
+	}
+	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	if ((pid = fork()) == -1) {
+		snprintf(err, errlen, "cannot start the signer process: fork: %s",
+		    strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return KGE_IO;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		signer_proc_main(sv[1], s->key_file, s->pass_file);
+	}
+	close(sv[1]);
+	s->pid = pid;
+	s->fd = sv[0];
+	if ((rc = signer_hello_read(s, pk, err, errlen)) != KGE_OK)
+		signer_child_reap(s, false, NULL, 0);
+	return rc;
+}
+
+/* Watch the current process's socket for EOF while idle. 0 or -1. */
+static int
+signer_watch_add(struct signer *s)
+{
+	if (s->base == NULL)
+		return 0;
+	if ((s->ev = event_new(s->base, s->fd, EV_READ | EV_PERSIST,
+	    signer_watch_cb, s)) == NULL || event_add(s->ev, NULL) == -1) {
+		log_error("%s: cannot watch the signer process", __func__);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+signer_watch_del(struct signer *s)
+{
+	if (s->ev != NULL) {
+		event_free(s->ev);
+		s->ev = NULL;
+	}
+}
+
+/* Give up for good: sign nothing more and tell the daemon to stop. */
+static void
+signer_fail(struct signer *s)
+{
+	if (s->failed)
+		return;
+	s->failed = true;
+	signer_watch_del(s);
+	signer_child_reap(s, true, NULL, 0);
+	if (s->stop != NULL)
+		s->stop(s->stop_arg);
+}
+
+/*
+ * The process "what" (died, hung...): reap it and start another that must
+ * report the same public key. 0, or -1 when the signer gave up.
+ */
+static int
+signer_restart(struct signer *s, const char *what, bool force)
+{
+	char	 how[64], err[SIGNER_TEXT_MAX + 64];
+	char	 was[KG_PUBKEY_TEXT_MAX], now_pk[KG_PUBKEY_TEXT_MAX];
+	uint8_t	 pk[KG_PUBKEY_LEN];
+	int64_t	 now;
+	long	 old = (long)s->pid;
+	size_t	 i, recent = 0;
+
+	signer_watch_del(s);
+	signer_child_reap(s, force, how, sizeof(how));
+	now = signer_clock_msec() / 1000;
+	for (i = 0; i < s->nrestarts && i < SIGNER_RESTARTS_MAX; i++)
+		if (now - s->restart_at[i] < SIGNER_RESTART_WINDOW)
+			recent++;
+	if (recent >= SIGNER_RESTARTS_MAX) {
+		log_error("signer process %ld %s (%s); it was restarted %zu times in "
+		    "the last %d s: stopping keygated", old, what, how, recent,
+		    SIGNER_RESTART_WINDOW);
+		signer_fail(s);
+		return -1;
+	}
+	log_error("signer process %ld %s (%s): restarting it", old, what, how);
+	s->restart_at[s->nrestarts++ % SIGNER_RESTARTS_MAX] = now;
+	if (signer_spawn(s, pk, err, sizeof(err)) != KGE_OK) {
+		log_error("cannot restart the signer process: %s: stopping keygated", err);
+		signer_fail(s);
+		return -1;
+	}
+	if (sodium_memcmp(pk, s->pk, KG_PUBKEY_LEN) != 0) {
+		pubkey_format(pk, now_pk);
+		pubkey_format(s->pk, was);
+		log_error("the restarted signer process loaded another key from %s "
+		    "(%s, not %s, which keygated started with): stopping keygated "
+		    "rather than sign with it; restart keygated to use the new key",
+		    s->key_file, now_pk, was);
+		signer_fail(s);
+		return -1;
+	}
+	if (signer_watch_add(s) == -1) {
+		signer_fail(s);
+		return -1;
+	}
+	log_warn("signer process restarted as pid %ld, with the same signing key",
+	    (long)s->pid);
+	return 0;
+}
+
+/* The process's socket became readable while idle: it died or misbehaves. */
+static void
+signer_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct signer	*s = arg;
+	uint8_t		 b;
+	ssize_t		 n;
+
+	(void)what;
+	n = recv(fd, &b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	(void)signer_restart(s, n > 0 ? "sent a message nobody asked for and was "
+	    "killed" : "died", n > 0);
+}
+
+/* One request and its reply. */
+static enum signer_xfer
+signer_xfer(struct signer *s, enum kg_domain domain, const uint8_t *msg,
+    size_t len, uint8_t sig[KG_SIG_LEN])
+{
+	uint32_t	 hdr[2] = { (uint32_t)domain, (uint32_t)len };
+	struct iovec	 iov[2] = {
+		{ .iov_base = hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = (void *)(uintptr_t)msg, .iov_len = len },
+	};
+	struct msghdr	 mh = { .msg_iov = iov, .msg_iovlen = len > 0 ? 2 : 1 };
+	uint8_t		 reply[SIGNER_REPLY_LEN + 1];
+	uint32_t	 status;
+	ssize_t		 n;
+	int		 r;
+
+	if (s->fd == -1)
+		return XFER_DEAD;
+	do
+		n = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)(sizeof(hdr) + len))
+		return XFER_DEAD;
+	if ((r = signer_wait_readable(s->fd, SIGNER_SIGN_TIMEOUT_MS)) == 0)
+		return XFER_HUNG;
+	if (r == -1)
+		return XFER_DEAD;
+	do
+		n = recv(s->fd, reply, sizeof(reply), MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n <= 0)
+		return XFER_DEAD;
+	if (n != SIGNER_REPLY_LEN)
+		return XFER_GARBLED;
+	memcpy(&status, reply, sizeof(status));
+	if (status != SIGNER_STATUS_OK)
+		return XFER_REFUSED;
+	memcpy(sig, reply + 4, KG_SIG_LEN);
+	return XFER_OK;
+}
+
+/* Start the signer process; see signer.h. */
 int
 signer_open(const char *key_file, const char *passphrase_file, struct signer **out,
     char *err, size_t errlen)
 {
 	struct signer	*s = NULL;
-	char		*pass = NULL;
+	const char	*cred;
+	char		 path[PATH_MAX];
 	int		 rc;
 
 	*out = NULL;
-	if (passphrase_file != NULL && *passphrase_file != '\0' &&
-	    (pass = passphrase_read_new(passphrase_file)) == NULL) {
-		snprintf(err, errlen, "cannot read passphrase file %s: %s", passphrase_file,
-		    strerror(errno));
-		return KGE_IO;
-	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		rc = KGE_NOMEM;
 		snprintf(err, errlen, "%s", kge_strerror(rc));
 		goto fail;
 	}
-	if ((rc = keyfile_read(key_file, pass, &s->kp)) != KGE_OK) {
-		snprintf(err, errlen, "%s: %s", key_file, kge_strerror(rc));
+	s->pid = -1;
+	s->fd = -1;
+	if (key_file == NULL ||
+	    (size_t)snprintf(s->key_file, sizeof(s->key_file), "%s", key_file) >=
+	    sizeof(s->key_file)) {
+		rc = KGE_INVAL;
+		snprintf(err, errlen, "the secret key file's path is too long");
 		goto fail;
 	}
-	passphrase_free(pass);
+	if (passphrase_file != NULL && *passphrase_file != '\0')
+		snprintf(s->pass_file, sizeof(s->pass_file), "%s", passphrase_file);
+	else if ((cred = getenv("CREDENTIALS_DIRECTORY")) != NULL && *cred != '\0' &&
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", cred,
+	    SIGNER_CREDENTIAL_NAME) < sizeof(path) && access(path, F_OK) == 0)
+		snprintf(s->pass_file, sizeof(s->pass_file), "%s", path);
+	if ((rc = signer_spawn(s, s->pk, err, errlen)) != KGE_OK)
+		goto fail;
+	key_id_compute(s->pk, s->id);
 	*out = s;
 	return KGE_OK;
 fail:
-	passphrase_free(pass);
 	free(s);
 	return rc;
 }
 
-/* Wipe the key and free. */
+/* Close the socket, reap the signer process and free. */
 void
 signer_close(struct signer *s)
 {
 	if (s == NULL)
 		return;
-	keypair_free(s->kp);
+	signer_watch_del(s);
+	signer_child_reap(s, false, NULL, 0);
 	free(s);
+}
+
+/* Watch the signer process from base; stop(arg) when it gives up. */
+int
+signer_watch(struct signer *s, struct event_base *base, void (*stop)(void *),
+    void *arg)
+{
+	signer_watch_del(s);
+	s->base = base;
+	s->stop = stop;
+	s->stop_arg = arg;
+	if (s->failed)
+		return -1;
+	return signer_watch_add(s);
+}
+
+/* True once the signer gave up. */
+bool
+signer_failed(const struct signer *s)
+{
+	return s != NULL && s->failed;
 }
 
 /* The active key's public half. */
 const uint8_t *
 signer_pubkey(const struct signer *s)
 {
-	return s->kp->pk;
+	return s->pk;
 }
 
 /* The active key's id. */
 const uint8_t *
 signer_key_id(const struct signer *s)
 {
-	return s->kp->id;
+	return s->id;
 }
 
-/* Sign prefix(domain) || msg with the active key. */
+/* Sign prefix(domain) || msg in the signer process, restarting it when needed. */
 int
 signer_sign(struct signer *s, enum kg_domain domain, const uint8_t *msg, size_t len,
     uint8_t sig[KG_SIG_LEN])
 {
-	return keys_sign(s->kp, domain, msg, len, sig) == KGE_OK ? 0 : -1;
+	const char	*what;
+	bool		 force;
+	int		 attempt;
+
+	memset(sig, 0, KG_SIG_LEN);
+	if (s->failed) {
+		log_error("%s: the signer process is gone: keygated is stopping",
+		    __func__);
+		return -1;
+	}
+	if ((domain != KG_DOMAIN_LICENSE && domain != KG_DOMAIN_REPLY &&
+	    domain != KG_DOMAIN_ROTATION) || len > SIGNER_MSG_MAX ||
+	    (msg == NULL && len > 0)) {
+		log_error("%s: refusing to sign %zu bytes in domain %d", __func__, len,
+		    (int)domain);
+		return -1;
+	}
+	for (attempt = 0; attempt < 2; attempt++) {
+		switch (signer_xfer(s, domain, msg, len, sig)) {
+		case XFER_OK:
+			return 0;
+		case XFER_REFUSED:
+			log_error("%s: the signer process refused the request", __func__);
+			memset(sig, 0, KG_SIG_LEN);
+			return -1;
+		case XFER_HUNG:
+			what = "did not answer within "
+			    SIGNER_STR(SIGNER_SIGN_TIMEOUT_S) " s and was killed";
+			force = true;
+			break;
+		case XFER_GARBLED:
+			what = "sent a malformed reply and was killed";
+			force = true;
+			break;
+		case XFER_DEAD:
+		default:
+			what = "died";
+			force = false;
+			break;
+		}
+		if (signer_restart(s, what, force) == -1)
+			return -1;
+	}
+	memset(sig, 0, KG_SIG_LEN);
+	return -1;
 }
 
 /* Set lic's key id to the active key, sign it and return the key text. */
@@ -92,7 +523,7 @@ signer_license_key_new(struct signer *s, struct kg_license *lic, char **text)
 	size_t	len;
 
 	*text = NULL;
-	memcpy(lic->key_id, s->kp->id, KG_KEY_ID_LEN);
+	memcpy(lic->key_id, s->id, KG_KEY_ID_LEN);
 	if (license_payload_pack(lic, payload, sizeof(payload), &len) != KGE_OK)
 		return -1;
 	if (signer_sign(s, KG_DOMAIN_LICENSE, payload, len, sig) == -1)

@@ -15,6 +15,20 @@
  * STORE_IO. Reads use short read transactions and copy every value out
  * (protobuf unpack into the caller's C record) before the transaction ends.
  *
+ * Map growth: with store_options.map_size_max above map_size, a write
+ * that finds the map full (MDB_MAP_FULL) is aborted, the map doubled (capped
+ * at the maximum) with mdb_env_set_mapsize and the write run once more; each
+ * write operation in the table is its *_once body behind a wrapper that does
+ * this. LMDB allows mdb_env_set_mapsize only while the process has no
+ * transaction active, and it does not check: so the store grows the map only
+ * between transactions, after the failed write transaction was aborted,
+ * when no read transaction is open (nreaders counts them; a write made from
+ * inside a list callback just returns STORE_FULL), and after aborting (not
+ * just resetting) the cached read transaction. Without a higher maximum a
+ * full map is STORE_FULL and nothing was written, as before. The data file
+ * grows as pages are used; a restart with a smaller map_size keeps the size
+ * the data needs (LMDB never maps less than the file's used pages).
+ *
  * Threads: the daemon is single-threaded today. The environment is opened
  * with MDB_NOTLS, so read transactions are not bound to a thread and one
  * thread may hold several (a list callback may call the store again). The
@@ -86,6 +100,8 @@ struct lstore {
 	MDB_dbi		 dbi[DB__COUNT];
 	MDB_txn		*rtxn;		/* cached read txn, reset when idle */
 	bool		 rtxn_busy;
+	unsigned	 nreaders;	/* read txns open (cached one included) */
+	uint64_t	 map_max;	/* grow the map up to this (bytes) */
 };
 
 /* One transaction and the operation it serves (for log lines). */
@@ -209,10 +225,17 @@ tx_fail(const struct tx *tx, const char *call, enum db d, int rc)
 {
 	const char	*sep = d < DB__COUNT ? " " : "";
 	const char	*name = d < DB__COUNT ? db_names[d] : "";
+	MDB_envinfo	 info;
 
 	if (rc == MDB_MAP_FULL) {
-		log_error("%s: %s%s%s: store map is full; nothing was written "
-		    "(raise the map size)", tx->op, call, sep, name);
+		if (mdb_env_info(tx->ls->env, &info) == 0 &&
+		    info.me_mapsize < tx->ls->map_max)
+			log_info("%s: %s%s%s: store map is full; growing it",
+			    tx->op, call, sep, name);
+		else
+			log_error("%s: %s%s%s: store map is full; nothing was "
+			    "written (raise map_size_mb or map_size_max_mb)",
+			    tx->op, call, sep, name);
 		return STORE_FULL;
 	}
 	log_error("%s: %s%s%s: %s", tx->op, call, sep, name, mdb_strerror(rc));
@@ -238,6 +261,7 @@ tx_begin(struct lstore *ls, struct tx *tx, bool write, const char *op)
 		}
 		if (rc == 0) {
 			ls->rtxn_busy = true;
+			ls->nreaders++;
 			tx->txn = ls->rtxn;
 			tx->cached = true;
 			return STORE_OK;
@@ -256,6 +280,8 @@ tx_begin(struct lstore *ls, struct tx *tx, bool write, const char *op)
 		tx->txn = NULL;
 		return tx_fail(tx, "mdb_txn_begin", DB__COUNT, rc);
 	}
+	if (!write)
+		ls->nreaders++;
 	return STORE_OK;
 }
 
@@ -273,6 +299,8 @@ tx_finish(struct tx *tx, int err)
 	if (txn == NULL)
 		return err;
 	tx->txn = NULL;
+	if (!tx->write)
+		tx->ls->nreaders--;
 	if (tx->cached) {
 		mdb_txn_reset(txn);
 		tx->ls->rtxn_busy = false;
@@ -285,6 +313,56 @@ tx_finish(struct tx *tx, int err)
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		return tx_fail(tx, "mdb_txn_commit", DB__COUNT, rc);
 	return STORE_OK;
+}
+
+/*
+ * The map is full: double it, capped at map_max. Only between transactions
+ * (see the top of the file): the caller's write transaction has ended, no
+ * read transaction may be open, and the cached one is aborted so that
+ * nothing refers to the old mapping. 0 when the map grew, -1 when it cannot.
+ */
+static int
+map_grow(struct lstore *ls)
+{
+	MDB_envinfo	info;
+	uint64_t	cur, next;
+	int		rc;
+
+	if ((rc = mdb_env_info(ls->env, &info)) != 0) {
+		log_error("%s: mdb_env_info: %s", __func__, mdb_strerror(rc));
+		return -1;
+	}
+	cur = info.me_mapsize;
+	if (cur >= ls->map_max)
+		return -1;
+	if (ls->nreaders > 0) {
+		log_warn("%s: the map is full but a read transaction is open: "
+		    "not growing it now", __func__);
+		return -1;
+	}
+	next = cur > ls->map_max / 2 ? ls->map_max : cur * 2;
+	if (ls->rtxn != NULL) {
+		mdb_txn_abort(ls->rtxn);
+		ls->rtxn = NULL;
+	}
+	if ((rc = mdb_env_set_mapsize(ls->env, (size_t)next)) != 0) {
+		log_error("%s: mdb_env_set_mapsize %" PRIu64 ": %s", __func__,
+		    next, mdb_strerror(rc));
+		return -1;
+	}
+	if (mdb_env_info(ls->env, &info) == 0)
+		next = info.me_mapsize;
+	log_info("store map grown from %" PRIu64 " KiB to %" PRIu64 " KiB "
+	    "(map_size_max_mb allows %" PRIu64 " KiB)", cur >> 10, next >> 10,
+	    ls->map_max >> 10);
+	return next > cur ? 0 : -1;
+}
+
+/* True when err says the map was full and it has grown: run the write again. */
+static bool
+map_grown(struct store *st, int err)
+{
+	return err == STORE_FULL && map_grow(lstore(st)) == 0;
 }
 
 static int
@@ -562,7 +640,7 @@ store_open_lmdb(const char *dir, const struct store_options *opt,
 	struct lstore	*ls = NULL;
 	struct stat	 sb;
 	char		 path[PATH_MAX];
-	uint64_t	 map_size = STORE_MAP_SIZE_DEFAULT;
+	uint64_t	 map_size = STORE_MAP_SIZE_DEFAULT, map_max = 0;
 	bool		 create = false;
 	int		 rc, err, dead = 0;
 
@@ -573,8 +651,11 @@ store_open_lmdb(const char *dir, const struct store_options *opt,
 		create = opt->create;
 		if (opt->map_size != 0)
 			map_size = opt->map_size;
+		map_max = opt->map_size_max;
 	}
-	if (map_size > SIZE_MAX)
+	if (map_max < map_size)
+		map_max = map_size;
+	if (map_max > SIZE_MAX)
 		return STORE_INVAL;
 	if (!create) {
 		/* Without create, a dir lacking data.mdb stays as it is. */
@@ -596,6 +677,7 @@ store_open_lmdb(const char *dir, const struct store_options *opt,
 		return STORE_IO;
 	}
 	ls->base.ops = &lmdb_ops;
+	ls->map_max = map_max;
 	if ((rc = mdb_env_create(&ls->env)) != 0) {
 		ls->env = NULL;
 		goto lmdb_fail;
@@ -656,7 +738,7 @@ lmdb_schema_version(struct store *st, uint32_t *version)
 /* ---- products and editions ---- */
 
 static int
-lmdb_product_add(struct store *st, const struct store_product *p,
+lmdb_product_add_once(struct store *st, const struct store_product *p,
     const struct store_audit *a)
 {
 	struct store_record_enc	 m;
@@ -736,7 +818,7 @@ lmdb_product_list(struct store *st, store_product_cb cb, void *ctx)
 }
 
 static int
-lmdb_edition_add(struct store *st, const struct store_edition *e,
+lmdb_edition_add_once(struct store *st, const struct store_edition *e,
     const struct store_audit *a)
 {
 	struct store_record_enc	 m;
@@ -821,7 +903,7 @@ lmdb_edition_list(struct store *st, const char *product, store_edition_cb cb,
 /* ---- releases ---- */
 
 static int
-lmdb_release_publish(struct store *st, const struct store_release *r,
+lmdb_release_publish_once(struct store *st, const struct store_release *r,
     const struct store_audit *a)
 {
 	struct store_record_enc	 m;
@@ -852,7 +934,7 @@ done:
 }
 
 static int
-lmdb_release_withdraw(struct store *st, const char *product,
+lmdb_release_withdraw_once(struct store *st, const char *product,
     const struct kg_version *version, const struct store_audit *a)
 {
 	struct store_record_enc	 m;
@@ -953,7 +1035,7 @@ lmdb_release_list(struct store *st, const char *product,
  * know it before, and the regno names the product too.
  */
 static int
-lmdb_license_create(struct store *st, struct store_license *l,
+lmdb_license_create_once(struct store *st, struct store_license *l,
     const struct store_audit *a)
 {
 	struct store_record_enc		 m;
@@ -1081,7 +1163,7 @@ done:
  * product and regno identify the license and must not change (STORE_INVAL).
  */
 static int
-lmdb_license_update(struct store *st, const struct store_license *l,
+lmdb_license_update_once(struct store *st, const struct store_license *l,
     uint32_t expect_revision, const struct store_audit *a)
 {
 	struct store_record_enc	 m;
@@ -1144,7 +1226,7 @@ lmdb_license_list(struct store *st, store_license_cb cb, void *ctx)
 /* ---- acts ---- */
 
 static int
-lmdb_act_register(struct store *st, const struct store_act *act,
+lmdb_act_register_once(struct store *st, const struct store_act *act,
     const struct store_audit *a)
 {
 	struct store_record_enc	 m;
@@ -1189,7 +1271,8 @@ lmdb_act_get(struct store *st, const char *number, struct store_act *act)
  * act already void is left alone (STORE_OK, no audit record: no change).
  */
 static int
-lmdb_act_void(struct store *st, const char *number, const struct store_audit *a)
+lmdb_act_void_once(struct store *st, const char *number,
+    const struct store_audit *a)
 {
 	struct store_record_enc	 m;
 	struct store_act	 act;
@@ -1256,7 +1339,7 @@ lmdb_act_list(struct store *st, store_act_cb cb, void *ctx)
  * KG_REASON_INTERNAL for any other error.
  */
 static int
-lmdb_act_redeem(struct store *st, const char *number, uint64_t serial,
+lmdb_act_redeem_once(struct store *st, const char *number, uint64_t serial,
     store_redeem_fn decide, void *ctx, enum kg_reason *reason)
 {
 	struct store_record_enc	 lm, lm0, am, am0;
@@ -1352,8 +1435,8 @@ out:
 /* ---- subscriptions and signing keys ---- */
 
 static int
-lmdb_subscription_set(struct store *st, const char *licensee, kg_date until,
-    const struct store_audit *a)
+lmdb_subscription_set_once(struct store *st, const char *licensee,
+    kg_date until, const struct store_audit *a)
 {
 	struct store_record_enc	 m;
 	struct tx		 tx;
@@ -1396,7 +1479,7 @@ lmdb_subscription_get(struct store *st, const char *licensee, kg_date *until)
 
 /* Add or replace a signing key (by id); id must be the key id of pk. */
 static int
-lmdb_signing_key_put(struct store *st, const struct store_signing_key *k,
+lmdb_signing_key_put_once(struct store *st, const struct store_signing_key *k,
     const struct store_audit *a)
 {
 	struct store_record_enc	 m;
@@ -1451,7 +1534,7 @@ lmdb_signing_key_list(struct store *st, store_signing_key_cb cb, void *ctx)
 /* ---- audit ---- */
 
 static int
-lmdb_audit_append(struct store *st, const struct store_audit *a)
+lmdb_audit_append_once(struct store *st, const struct store_audit *a)
 {
 	struct tx	tx;
 	int		err;
@@ -1622,6 +1705,142 @@ lmdb_backup(struct store *st, const char *path)
 	}
 	if (err != STORE_OK)
 		(void)unlink(path);
+	return err;
+}
+
+/* ---- write operations: grow a full map and retry once ---- */
+
+static int
+lmdb_product_add(struct store *st, const struct store_product *p,
+    const struct store_audit *a)
+{
+	int	err = lmdb_product_add_once(st, p, a);
+
+	if (map_grown(st, err))
+		err = lmdb_product_add_once(st, p, a);
+	return err;
+}
+
+static int
+lmdb_edition_add(struct store *st, const struct store_edition *e,
+    const struct store_audit *a)
+{
+	int	err = lmdb_edition_add_once(st, e, a);
+
+	if (map_grown(st, err))
+		err = lmdb_edition_add_once(st, e, a);
+	return err;
+}
+
+static int
+lmdb_release_publish(struct store *st, const struct store_release *r,
+    const struct store_audit *a)
+{
+	int	err = lmdb_release_publish_once(st, r, a);
+
+	if (map_grown(st, err))
+		err = lmdb_release_publish_once(st, r, a);
+	return err;
+}
+
+static int
+lmdb_release_withdraw(struct store *st, const char *product,
+    const struct kg_version *version, const struct store_audit *a)
+{
+	int	err = lmdb_release_withdraw_once(st, product, version, a);
+
+	if (map_grown(st, err))
+		err = lmdb_release_withdraw_once(st, product, version, a);
+	return err;
+}
+
+static int
+lmdb_license_create(struct store *st, struct store_license *l,
+    const struct store_audit *a)
+{
+	int	err = lmdb_license_create_once(st, l, a);
+
+	if (map_grown(st, err))
+		err = lmdb_license_create_once(st, l, a);
+	return err;
+}
+
+static int
+lmdb_license_update(struct store *st, const struct store_license *l,
+    uint32_t expect_revision, const struct store_audit *a)
+{
+	int	err = lmdb_license_update_once(st, l, expect_revision, a);
+
+	if (map_grown(st, err))
+		err = lmdb_license_update_once(st, l, expect_revision, a);
+	return err;
+}
+
+static int
+lmdb_act_register(struct store *st, const struct store_act *act,
+    const struct store_audit *a)
+{
+	int	err = lmdb_act_register_once(st, act, a);
+
+	if (map_grown(st, err))
+		err = lmdb_act_register_once(st, act, a);
+	return err;
+}
+
+static int
+lmdb_act_void(struct store *st, const char *number,
+    const struct store_audit *a)
+{
+	int	err = lmdb_act_void_once(st, number, a);
+
+	if (map_grown(st, err))
+		err = lmdb_act_void_once(st, number, a);
+	return err;
+}
+
+/* decide runs again on the retry: renew_decide allows that (renew.c). */
+static int
+lmdb_act_redeem(struct store *st, const char *number, uint64_t serial,
+    store_redeem_fn decide, void *ctx, enum kg_reason *reason)
+{
+	int	err = lmdb_act_redeem_once(st, number, serial, decide, ctx,
+		    reason);
+
+	if (map_grown(st, err))
+		err = lmdb_act_redeem_once(st, number, serial, decide, ctx,
+		    reason);
+	return err;
+}
+
+static int
+lmdb_subscription_set(struct store *st, const char *licensee, kg_date until,
+    const struct store_audit *a)
+{
+	int	err = lmdb_subscription_set_once(st, licensee, until, a);
+
+	if (map_grown(st, err))
+		err = lmdb_subscription_set_once(st, licensee, until, a);
+	return err;
+}
+
+static int
+lmdb_signing_key_put(struct store *st, const struct store_signing_key *k,
+    const struct store_audit *a)
+{
+	int	err = lmdb_signing_key_put_once(st, k, a);
+
+	if (map_grown(st, err))
+		err = lmdb_signing_key_put_once(st, k, a);
+	return err;
+}
+
+static int
+lmdb_audit_append(struct store *st, const struct store_audit *a)
+{
+	int	err = lmdb_audit_append_once(st, a);
+
+	if (map_grown(st, err))
+		err = lmdb_audit_append_once(st, a);
 	return err;
 }
 

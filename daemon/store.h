@@ -123,6 +123,11 @@ struct store_audit {
 
 struct store_options {
 	uint64_t	map_size;		/* bytes */
+	/*
+	 * Bytes the map may grow to when a write finds it full (doubling each
+	 * time); 0 or at most map_size: never grow (a full map is STORE_FULL).
+	 */
+	uint64_t	map_size_max;
 	bool		create;			/* make a new store when none exists */
 };
 

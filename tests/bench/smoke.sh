@@ -1,0 +1,83 @@
+# bench/smoke: kgbench works against the real keygated (behaviour, never
+# speed). For about one second it sends update checks with 10 keys over 4
+# connections and must report replies, no errors and verified signatures;
+# with another vendor's public key every sampled signature must fail to
+# verify (so a broken daemon cannot look fast); activations redeem each act
+# once; and the echo baseline answers frames of the size it was told.
+. "${KG_SOURCE:?KG_SOURCE must name the source dir}/tests/integration/lib.sh"
+
+KGBENCH=$KG_BUILD/tests/bench/kgbench
+KGECHO=$KG_BUILD/tests/bench/kgecho
+ECHO_PID=
+trap 'kg_cleanup; [ -z "$ECHO_PID" ] || kill -9 "$ECHO_PID" 2>/dev/null' EXIT
+
+# field FILE NAME: the value of a "NAME: value" line of kgbench's output.
+field() {
+	awk -v n="$2" 'index($0, n ": ") == 1 { print substr($0, length(n) + 3); exit }' "$1"
+}
+
+gt0() { [ -n "$1" ] && [ "$1" -gt 0 ]; }
+
+kg_init "$T/d"
+kg_start "$T/d" || exit 1
+adm product add BENCH --name "Benchmark" --price 7990 >/dev/null
+adm edition add BENCH STD --support-months 12 >/dev/null
+adm release publish BENCH 1.0 --date 2025-01-15 >/dev/null
+adm release publish BENCH 1.1 --date 2025-06-01 >/dev/null
+adm key issue BENCH STD --licensee "Bench Ltd" --count 10 >"$T/keys.txt" 2>/dev/null
+expect_eq "10 keys issued" "$(grep -c '^KG1\.' "$T/keys.txt")" 10
+
+# Checks for one second, every tenth reply's signature verified.
+"$KGBENCH" --port "$KG_PORT" --keys "$T/keys.txt" --pubkey "$T/d/signing.pub" \
+    --connections 4 --duration 1 --verify-every 10 --pid "$KG_PID" >"$T/run.out" 2>"$T/run.err"
+expect_eq "kgbench exit status" "$?" 0
+check "replies > 0" gt0 "$(field "$T/run.out" replies)"
+expect_eq "replies = requests" "$(field "$T/run.out" replies)" "$(field "$T/run.out" requests)"
+expect_eq "errors" "$(field "$T/run.out" errors)" 0
+expect_eq "verify failures" "$(field "$T/run.out" verify_failed)" 0
+expect_eq "demo verdicts" "$(field "$T/run.out" demo_replies)" 0
+check "verified > 0" gt0 "$(field "$T/run.out" verified)"
+check "server CPU time reported" grep -q '^server_cpu_us_per_reply: [0-9]' "$T/run.out"
+check "latency p99 reported" grep -q '^latency_us_p99: [0-9]' "$T/run.out"
+
+# A count bound ends the run before the time bound.
+"$KGBENCH" --port "$KG_PORT" --keys "$T/keys.txt" --pubkey "$T/d/signing.pub" \
+    --connections 2 --duration 30 --count 25 --verify-every 1 >"$T/count.out" 2>&1
+expect_eq "count bound: requests" "$(field "$T/count.out" requests)" 25
+expect_eq "count bound: verified" "$(field "$T/count.out" verified)" 25
+
+# Another vendor's key (the test vectors' one): every sampled reply fails.
+echo "KGP1.A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg" >"$T/other.pub"
+"$KGBENCH" --port "$KG_PORT" --keys "$T/keys.txt" --pubkey "$T/other.pub" \
+    --connections 2 --count 20 --verify-every 2 >"$T/bad.out" 2>&1
+expect_eq "wrong pubkey: exit status" "$?" 2
+expect_eq "wrong pubkey: verified" "$(field "$T/bad.out" verified)" 0
+expect_eq "wrong pubkey: verify failures" "$(field "$T/bad.out" verify_failed)" 10
+
+# Activations: three acts, each redeemed once by its own key.
+: >"$T/pairs.txt"
+for i in 1 2 3; do
+	adm act register "SMOKE-$i" --product BENCH --months 12 >/dev/null
+	echo "$(sed -n "${i}p" "$T/keys.txt") SMOKE-$i" >>"$T/pairs.txt"
+done
+"$KGBENCH" --port "$KG_PORT" --acts "$T/pairs.txt" --pubkey "$T/d/signing.pub" \
+    --connections 2 --duration 10 --verify-every 1 >"$T/acts.out" 2>&1
+expect_eq "acts: renewed" "$(field "$T/acts.out" renewed)" 3
+expect_eq "acts: refused" "$(field "$T/acts.out" refused)" 0
+expect_eq "acts: verified" "$(field "$T/acts.out" verified)" 3
+
+# The echo baseline: replies of the configured size, nothing to verify.
+"$KGECHO" --port-file "$T/echo.port" --reply-size 200 >"$T/echo.log" 2>&1 &
+ECHO_PID=$!
+for i in $(seq 100); do [ -s "$T/echo.port" ] && break; sleep 0.1; done
+"$KGBENCH" --echo --port "$(cat "$T/echo.port")" --keys "$T/keys.txt" \
+    --connections 2 --duration 0.5 --pid "$ECHO_PID" >"$T/echo.out" 2>&1
+expect_eq "echo: exit status" "$?" 0
+check "echo: replies > 0" gt0 "$(field "$T/echo.out" replies)"
+expect_eq "echo: reply frame bytes" "$(field "$T/echo.out" reply_bytes)" 204.0
+kill -TERM "$ECHO_PID"
+wait "$ECHO_PID"
+expect_eq "echo: clean exit on SIGTERM" "$?" 0
+ECHO_PID=
+
+kg_done
