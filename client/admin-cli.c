@@ -48,6 +48,7 @@
 #define PERCENT_MAX		1000
 #define NAME_MAX_BYTES		256	/* a product's name (the store's limit) */
 #define URL_MAX_BYTES		512
+#define KEY_ID_TEXT_MAX		64	/* a signing key's hex id or KGP1 text */
 
 static const char *progname = "keygate-admin";
 static char cmd_name[64] = "keygate-admin";	/* "product add", for messages */
@@ -491,6 +492,11 @@ static const struct command commands[] = {
 	    print_key_issued, print_keys_issued,
 	    "key issue PRODUCT EDITION --licensee NAME [--created YYYY-MM-DD]\n"
 	    "              [--trial-days N] [--count N]" },
+	/* These two run themselves (admin-cmd-csv.c): csv_command_find. */
+	{ "key", "import", "key.import", { { NULL } }, NULL, NULL,
+	    "key import FILE.csv [--dry-run]" },
+	{ "key", "export", "key.export", { { NULL } }, NULL, NULL,
+	    "key export [--product P] [FILE|-]" },
 	{ "key", "show", "key.show", { POS("key", ARG_KEY_OR_REGNO) },
 	    print_key, NULL, "key show KEY|REGNO" },
 	{ "key", "list", "key.list", {
@@ -513,6 +519,8 @@ static const struct command commands[] = {
 	{ "key", "reinstate", "key.reinstate", {
 	    POSTEXT("regno", KG_REGNO_MAX), REASON },
 	    print_key_state, NULL, "key reinstate REGNO --reason TEXT" },
+	{ "key", "reissue", "key.reissue", { POSTEXT("regno", KG_REGNO_MAX) },
+	    print_key, NULL, "key reissue REGNO" },
 	{ "act", "register", "act.register", {
 	    POS("number", ARG_ACT),
 	    OPT("product", "product", ARG_CODE, true, "ZHKH8"), MONTHS("12"),
@@ -545,6 +553,13 @@ static const struct command commands[] = {
 	    "audit [--since YYYY-MM-DD] [--verify]" },
 	{ "backup", NULL, "backup", { POS("path", ARG_PATH) },
 	    print_backup, NULL, "backup FILE" },
+	{ "signing-key", "list", "signing_key.list", { { NULL } }, NULL,
+	    print_signing_keys, "signing-key list" },
+	{ "signing-key", "rotate", "signing_key.rotate", { { NULL } },
+	    print_signing_key_rotated, NULL, "signing-key rotate" },
+	{ "signing-key", "compromise", "signing_key.compromise", {
+	    POSTEXT("id", KEY_ID_TEXT_MAX) },
+	    print_signing_key_compromised, NULL, "signing-key compromise ID" },
 };
 
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
@@ -639,7 +654,7 @@ read_full(int fd, void *buf, size_t len)
  * Send req and read the reply into *reply. 0, or an exit code with its
  * message printed.
  */
-static int
+int
 admin_call(const struct opts *o, json_t *req, unsigned timeout, json_t **reply)
 {
 	struct sockaddr_un	 sun;
@@ -896,6 +911,10 @@ main(int argc, char *argv[])
 	argc -= optind + words - 1;
 	argv += optind + words - 1;
 	optind = 0;
+	if (csv_command_find(c->op) != NULL) {
+		ret = csv_command_find(c->op)(&o, argc, argv);
+		goto done;
+	}
 	if ((req = json_object()) == NULL ||
 	    json_object_set_new(req, "op", json_string(c->op)) == -1) {
 		usage_error("out of memory");

@@ -4,7 +4,9 @@
  * as readable text. admin-cli.c owns main, the subcommand table, argument
  * checks and the socket client; admin-cmd-print.c prints the catalog and
  * keys; admin-cmd-renew.c prints acts, subscriptions, renewals and state
- * changes of keys, the audit log and backups.
+ * changes of keys, the audit log and backups; admin-cmd-csv.c runs key
+ * import and key export (CSV files), which take more than one request;
+ * admin-cmd-signing.c prints signing keys, rotations and compromises.
  */
 #ifndef KG_ADMIN_CMD_H
 #define KG_ADMIN_CMD_H
@@ -35,6 +37,22 @@ typedef void	(*print_fn)(const struct opts *, json_t *);
 /* One line on stderr: "keygate-admin: ..." */
 void	usage_error(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
+
+/*
+ * Send req to keygated and read the reply into *reply (admin-cli.c). 0, or
+ * an exit code with its message printed.
+ */
+int	admin_call(const struct opts *o, json_t *req, unsigned timeout,
+	    json_t **reply);
+
+/*
+ * A command that runs itself (its own arguments, requests and output):
+ * argv[0] is its last word. Returns the exit code.
+ */
+typedef int	(*csv_run_fn)(const struct opts *, int argc, char **argv);
+
+/* admin-cmd-csv.c: the runner of key import and key export, by op name. */
+csv_run_fn	csv_command_find(const char *op);
 
 /* A string member of o, or none when it is missing or not a string. */
 const char	*str_of(json_t *o, const char *name, const char *none);
@@ -82,5 +100,10 @@ void	print_subscription(const struct opts *, json_t *);
 void	print_audit_verified(const struct opts *, json_t *);
 void	print_audit(const struct opts *, json_t *);
 void	print_backup(const struct opts *, json_t *);
+
+/* admin-cmd-signing.c: signing keys */
+void	print_signing_keys(const struct opts *, json_t *);
+void	print_signing_key_rotated(const struct opts *, json_t *);
+void	print_signing_key_compromised(const struct opts *, json_t *);
 
 #endif

@@ -248,7 +248,8 @@ kg_client_trust_text(kg_client *c, const char *kgp1_lines)
 	trustset_clear(&c->trust);
 	c->trust = merged;
 	trustset_init(&merged);
-	rc = KG_OK;
+	/* Keys proved by statements of the state file, if it came first. */
+	rc = rotation_apply_state(c);
  out:
 	trustset_clear(&merged);
 	trustset_clear(&tmp);

@@ -7,7 +7,8 @@
  * failover), request.c (building requests; kg_check, kg_status,
  * kg_activate, kg_verify_offline), reply.c (every check a reply passes),
  * state.c (the state file), offline.c (answers from the last verdict when
- * no server answers), result.c (results and their accessors).
+ * no server answers), result.c (results and their accessors), rotation.c
+ * (trusting a rotated signing key through a chain of rotation statements).
  */
 #ifndef KG_CLIENT_INT_H
 #define KG_CLIENT_INT_H
@@ -33,6 +34,10 @@
 #define STATE_ENTRIES_MAX	32		/* verdicts kept: (serial, product) pairs */
 #define STATE_BLOB_MAX		16384		/* a cached request or reply, in bytes */
 #define STATE_TOLERANCE_MAX	(366 * 86400)	/* rollback tolerance, seconds */
+#define ROTATION_STATEMENTS_MAX	64		/* taken from one reply, kept in the state file */
+#define ROTATION_STATEMENT_MAX	512		/* bytes of one serialized statement */
+
+struct Keygate__Request;
 
 /* A server as added: the text for kg_result_server, and its parts. */
 struct kg_server {
@@ -58,11 +63,25 @@ struct state_entry {
 	int64_t		 server_time;
 };
 
+/*
+ * A rotation statement (keygate.proto RotationStatement, as received) that
+ * proved a signing key: the "trusted" lines of the state file. pk is the
+ * key it introduces, read from it; it proves nothing until
+ * rotation_chain_apply has checked it against the trust set again.
+ */
+struct client_rotation {
+	uint8_t		*buf;
+	size_t		 len;
+	uint8_t		 pk[KG_PUBKEY_LEN];
+};
+
 /* The verdict cache and the file that keeps it (and the high-water mark). */
 struct client_state {
 	char			*path;		/* NULL: kept in memory only */
 	struct state_entry	*entry;
 	size_t			 n;
+	struct client_rotation	*rot;		/* statements that proved a key */
+	size_t			 nrot;
 	int			 last_error;	/* KG_OK or the last save's error */
 };
 
@@ -123,6 +142,8 @@ bool		 client_rollback(const kg_client *c, int64_t now);
 bool		 transport_unreachable(int rc);
 int		 transport_transact(kg_client *c, const struct client_req *rq,
 		    uint8_t **reply, size_t *reply_len, size_t *server);
+int		 transport_transact_kept(kg_client *c, const struct client_req *rq,
+		    uint8_t **reply, size_t *reply_len);
 
 /* reply.c */
 int		 reply_verify(kg_client *c, const struct client_req *rq,
@@ -133,12 +154,15 @@ int		 reply_verify_cached(const kg_client *c,
 		    char *installed, char *target);
 
 /* request.c */
+int		 request_build(struct client_req *rq, struct Keygate__Request *req);
 int		 request_key_clean(const char *key, char **out);
 bool		 request_key_serial(const char *key, uint64_t *serial);
 int		 request_check_info(const uint8_t *buf, size_t len,
 		    uint64_t *serial, char product[KG_CODE_MAX + 1]);
 
 /* state.c */
+int		 state_rotation_add(struct client_state *st, const uint8_t *buf,
+		    size_t len);
 void		 state_init(struct client_state *st);
 void		 state_clear(struct client_state *st);
 int		 state_attach(kg_client *c, const char *path);
@@ -158,6 +182,14 @@ int		 offline_answer(kg_client *c, const char *key, const char *product,
 int		 offline_rule(kg_result *r, const char *cached_installed,
 		    const char *cached_target, const char *installed,
 		    const char *target, kg_date today);
+
+/* rotation.c */
+int		 rotation_statement_key(const uint8_t *buf, size_t len,
+		    uint8_t pk[KG_PUBKEY_LEN]);
+int		 rotation_chain_apply(struct kg_trustset *ts,
+		    const struct client_rotation *rot, size_t n, bool *used);
+int		 rotation_learn(kg_client *c, const uint8_t *reply, size_t len);
+int		 rotation_apply_state(kg_client *c);
 
 /* result.c */
 kg_result	*result_new(void);

@@ -3,8 +3,10 @@
  * nonce and the hash of its exact bytes, one round trip through
  * transport.c, the checks of reply.c, and what happens after: a verified
  * update-check verdict is remembered (state.c) and, when no server answers
- * at all, kg_check falls back to it (offline.c). Also kg_verify_offline,
- * which needs no server.
+ * at all, kg_check falls back to it (offline.c). A reply signed by a key
+ * the client does not trust yet makes it ask the same server for rotation
+ * statements once (rotation.c) before the reply is refused. Also
+ * kg_verify_offline, which needs no server.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +98,7 @@ request_check_info(const uint8_t *buf, size_t len, uint64_t *serial,
  * Pack req (its nonce filled in here) into rq: frame, nonce and hash.
  * KG_OK, KG_ERR_INVAL (too large) or KG_ERR_NOMEM.
  */
-static int
+int
 request_build(struct client_req *rq, Keygate__Request *req)
 {
 	size_t	len;
@@ -155,6 +157,10 @@ request_send(kg_client *c, Keygate__Request *req, const char *key,
 		goto out;
 	}
 	rc = reply_verify(c, &rq, reply, reply_len, c->server[server].text, out);
+	/* Signed by a key we do not know yet: learn it if a rotation proves it. */
+	if (rc == KG_ERR_UNTRUSTED && rotation_learn(c, reply, reply_len) == KG_OK)
+		rc = reply_verify(c, &rq, reply, reply_len,
+		    c->server[server].text, out);
 	if (rc != KG_OK && rc != KG_ERR_SERVER) {
 		kg_client_disconnect(c);	/* the stream is not to be trusted */
 		goto out;

@@ -9,6 +9,7 @@
  *   keygate-state 1
  *   high-water 1795000000
  *   verdict <base64url(Request bytes)> <base64url(Reply bytes)>
+ *   trusted KGP1.<new public key> <base64url(RotationStatement bytes)>
  *   ...
  *
  * "high-water" is the newest server time (Unix seconds) the client has
@@ -21,6 +22,13 @@
  * verdict. Before writing, the file on disk is read again and merged (the
  * higher mark, the newer verdict per license), so two processes sharing
  * one file do not lower the mark.
+ *
+ * A "trusted" line keeps a rotation statement that proved a signing key
+ * (rotation.c) with, for people reading the file, the key it introduces.
+ * The statement, not the key, is what counts: it is checked against the
+ * trust set again before the key is trusted, so writing a key into the
+ * file trusts nothing. At most ROTATION_STATEMENTS_MAX are kept, one per
+ * key.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -40,6 +48,7 @@
 #include "keygate.pb-c.h"
 
 #include "client_int.h"
+#include "kgerr.h"
 
 #define STATE_MAGIC		"keygate-state 1"
 #define STATE_B64		sodium_base64_VARIANT_URLSAFE_NO_PADDING
@@ -60,7 +69,7 @@ state_entry_free(struct state_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* Free every entry (the path stays). */
+/* Free every entry and statement (the path stays). */
 static void
 state_entries_clear(struct client_state *st)
 {
@@ -71,6 +80,42 @@ state_entries_clear(struct client_state *st)
 	free(st->entry);
 	st->entry = NULL;
 	st->n = 0;
+	for (i = 0; i < st->nrot; i++)
+		free(st->rot[i].buf);
+	free(st->rot);
+	st->rot = NULL;
+	st->nrot = 0;
+}
+
+/*
+ * Keep a copy of a rotation statement, unless one for the same key is
+ * kept already or ROTATION_STATEMENTS_MAX are. KG_OK, KG_ERR_STATE (not a
+ * statement) or KG_ERR_NOMEM.
+ */
+int
+state_rotation_add(struct client_state *st, const uint8_t *buf, size_t len)
+{
+	struct client_rotation	*grown;
+	uint8_t			 pk[KG_PUBKEY_LEN];
+	size_t			 i;
+
+	if (rotation_statement_key(buf, len, pk) == -1)
+		return KG_ERR_STATE;
+	for (i = 0; i < st->nrot; i++)
+		if (memcmp(st->rot[i].pk, pk, KG_PUBKEY_LEN) == 0)
+			return KG_OK;
+	if (st->nrot == ROTATION_STATEMENTS_MAX)
+		return KG_OK;
+	if ((grown = reallocarray(st->rot, st->nrot + 1, sizeof(*grown))) == NULL)
+		return KG_ERR_NOMEM;
+	st->rot = grown;
+	if ((grown[st->nrot].buf = malloc(len)) == NULL)
+		return KG_ERR_NOMEM;
+	memcpy(grown[st->nrot].buf, buf, len);
+	grown[st->nrot].len = len;
+	memcpy(grown[st->nrot].pk, pk, KG_PUBKEY_LEN);
+	st->nrot++;
+	return KG_OK;
 }
 
 /* Free the entries and the path. */
@@ -274,6 +319,35 @@ state_verdict_parse(struct client_state *st, const char *s, size_t len)
 	return rc;
 }
 
+/* One "trusted KGP1... STATEMENT" line's words (after "trusted "), into st. */
+static int
+state_trusted_parse(struct client_state *st, const char *s, size_t len)
+{
+	const char	*sp;
+	char		 text[KG_PUBKEY_TEXT_MAX];
+	uint8_t		 pk[KG_PUBKEY_LEN], said[KG_PUBKEY_LEN], *buf = NULL;
+	size_t		 n, blen;
+	int		 rc;
+
+	if ((sp = memchr(s, ' ', len)) == NULL ||
+	    (n = (size_t)(sp - s)) >= sizeof(text))
+		return KG_ERR_STATE;
+	memcpy(text, s, n);
+	text[n] = '\0';
+	if (pubkey_parse(text, said) != KGE_OK)
+		return KG_ERR_STATE;
+	if ((rc = state_b64_decode(sp + 1, len - n - 1, &buf, &blen)) != KG_OK)
+		return rc;
+	if (blen > ROTATION_STATEMENT_MAX ||
+	    rotation_statement_key(buf, blen, pk) == -1 ||
+	    memcmp(pk, said, KG_PUBKEY_LEN) != 0)
+		rc = KG_ERR_STATE;
+	else
+		rc = state_rotation_add(st, buf, blen);
+	free(buf);
+	return rc;
+}
+
 /* Parse a state file's text into st (empty) and *high_water. */
 static int
 state_parse(const char *text, size_t len, struct client_state *st,
@@ -299,6 +373,9 @@ state_parse(const char *text, size_t len, struct client_state *st,
 			have_hw = true;
 		} else if (n > 8 && memcmp(p, "verdict ", 8) == 0) {
 			if ((rc = state_verdict_parse(st, p + 8, n - 8)) != KG_OK)
+				return rc;
+		} else if (n > 8 && memcmp(p, "trusted ", 8) == 0) {
+			if ((rc = state_trusted_parse(st, p + 8, n - 8)) != KG_OK)
 				return rc;
 		} else
 			return KG_ERR_STATE;
@@ -357,7 +434,10 @@ state_read(const char *path, struct client_state *st, int64_t *high_water)
 	return rc;
 }
 
-/* Move every entry of from into to (the newer per license wins); from ends empty. */
+/*
+ * Move every entry of from into to (the newer per license wins) and add
+ * its statements; from ends empty.
+ */
 static int
 state_merge(struct client_state *to, struct client_state *from)
 {
@@ -373,6 +453,9 @@ state_merge(struct client_state *to, struct client_state *from)
 	free(from->entry);
 	from->entry = NULL;
 	from->n = 0;
+	for (i = 0; i < from->nrot && rc == KG_OK; i++)
+		rc = state_rotation_add(to, from->rot[i].buf, from->rot[i].len);
+	state_entries_clear(from);
 	return rc;
 }
 
@@ -404,7 +487,7 @@ state_attach(kg_client *c, const char *path)
 	kg_client_set_time_floor(c, hw);
 	free(c->state.path);
 	c->state.path = copy;
-	return KG_OK;
+	return rotation_apply_state(c);
 }
 
 /* Append a base64url word of buf to out at *off (room checked by the caller). */
@@ -429,6 +512,9 @@ state_format_new(const struct client_state *st, int64_t high_water,
 		cap += 16 + sodium_base64_ENCODED_LEN(st->entry[i].request_len,
 		    STATE_B64) + sodium_base64_ENCODED_LEN(st->entry[i].reply_len,
 		    STATE_B64);
+	for (i = 0; i < st->nrot; i++)
+		cap += 16 + KG_PUBKEY_TEXT_MAX +
+		    sodium_base64_ENCODED_LEN(st->rot[i].len, STATE_B64);
 	if ((buf = malloc(cap)) == NULL)
 		return KG_ERR_NOMEM;
 	n = snprintf(buf, cap, "%s\nhigh-water %" PRId64 "\n", STATE_MAGIC,
@@ -442,6 +528,15 @@ state_format_new(const struct client_state *st, int64_t high_water,
 		buf[off++] = ' ';
 		state_b64_put(buf, cap, &off, st->entry[i].reply,
 		    st->entry[i].reply_len);
+		buf[off++] = '\n';
+	}
+	for (i = 0; i < st->nrot; i++) {
+		memcpy(buf + off, "trusted ", 8);
+		off += 8;
+		pubkey_format(st->rot[i].pk, buf + off);
+		off += strlen(buf + off);
+		buf[off++] = ' ';
+		state_b64_put(buf, cap, &off, st->rot[i].buf, st->rot[i].len);
 		buf[off++] = '\n';
 	}
 	buf[off] = '\0';

@@ -262,3 +262,25 @@ transport_transact(kg_client *c, const struct client_req *rq, uint8_t **reply,
 	}
 	return rc;
 }
+
+/*
+ * One more exchange on the connection the last request left open (the
+ * server that just answered), without trying another: a rotation
+ * statement is asked of the server whose reply needs it. KG_ERR_CLOSED
+ * when no connection is open.
+ */
+int
+transport_transact_kept(kg_client *c, const struct client_req *rq,
+    uint8_t **reply, size_t *reply_len)
+{
+	int	rc;
+
+	*reply = NULL;
+	if (c->fd == -1)
+		return KG_ERR_CLOSED;
+	rc = transport_exchange(c->fd, rq, transport_deadline(c->io_ms,
+	    TRANSPORT_NO_DEADLINE), reply, reply_len);
+	if (rc != 0)
+		kg_client_disconnect(c);
+	return rc;
+}

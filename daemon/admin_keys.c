@@ -27,6 +27,11 @@
  *   reason (the reason given is kept in the audit record). The same state
  *   with the same reason again changes nothing and writes no audit record;
  *   with another reason it records the new reason.
+ * - key.reissue re-signs a license with the active signing key (revision
+ *   + 1, the stored key id becomes the active key's), whatever its state
+ *   and whichever key signed it: after a signing key is compromised, the
+ *   vendor reissues the licenses it signed and sends the new key texts to
+ *   their licensees. The state and the dates do not change.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,6 +39,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "admin_ops_int.h"
 #include "daemon.h"
@@ -186,6 +192,8 @@ admin_keys_issue(struct admin_op *op)
 	while (job->done < job->count) {
 		memset(&sl, 0, sizeof(sl));
 		sl.lic = job->tmpl;
+		/* The active key now: a rotation may come between two steps. */
+		memcpy(sl.lic.key_id, signer_key_id(op->d->signer), KG_KEY_ID_LEN);
 		sl.status = KG_STATUS_ACTIVE;
 		sl.updated_at = daemon_now(op->d);
 		date_format(sl.lic.support_expiry, sx);
@@ -700,4 +708,55 @@ bool
 admin_keys_reinstate(struct admin_op *op)
 {
 	return key_state_set(op, KG_STATUS_ACTIVE, "key.reinstate");
+}
+
+/* ---- key.reissue ---- */
+
+/* key.reissue: re-sign a license with the active signing key. */
+bool
+admin_keys_reissue(struct admin_op *op)
+{
+	struct store_license	cur, next;
+	struct store_audit	audit;
+	char			regno[KG_REGNO_MAX + 1];
+	char			was[2 * KG_KEY_ID_LEN + 1];
+	char			now[2 * KG_KEY_ID_LEN + 1];
+	int			attempt, rc;
+
+	if (admin_arg_text(op, "regno", true, KG_REGNO_MAX, regno) == -1)
+		return false;
+	for (attempt = 0;; attempt++) {
+		if (license_need(op, regno, &cur) == -1)
+			return false;
+		next = cur;
+		next.lic.revision = cur.lic.revision + 1;
+		memcpy(next.lic.key_id, signer_key_id(op->d->signer),
+		    KG_KEY_ID_LEN);
+		next.updated_at = daemon_now(op->d);
+		sodium_bin2hex(was, sizeof(was), cur.lic.key_id, KG_KEY_ID_LEN);
+		sodium_bin2hex(now, sizeof(now), next.lic.key_id, KG_KEY_ID_LEN);
+		store_audit_fill(&audit, next.updated_at, op->actor, "key.reissue",
+		    cur.lic.regno, "revision %" PRIu32 " -> %" PRIu32 ", signing "
+		    "key %s -> %s", cur.lic.revision, next.lic.revision, was, now);
+		rc = op->d->store->ops->license_update(op->d->store, &next,
+		    cur.lic.revision, &audit);
+		if (rc != STORE_CONFLICT || attempt > 0)
+			break;
+		log_debug("admin: %s: key.reissue %s: changed meanwhile; again",
+		    op->actor, regno);
+	}
+	if (rc == STORE_CONFLICT) {
+		admin_reply_error(op, "conflict", "%s changed twice while it was "
+		    "being reissued (renewals or checks at the same moment): try "
+		    "again", regno);
+		return false;
+	}
+	if (rc != STORE_OK) {
+		admin_reply_store_error(op, rc, "reissuing the key");
+		return false;
+	}
+	log_info("admin: %s: key.reissue %s: revision %" PRIu32 ", signing key "
+	    "%s", op->actor, regno, next.lic.revision, now);
+	admin_reply_result(op, license_json(op->d, &next));
+	return false;
 }

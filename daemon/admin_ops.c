@@ -616,6 +616,7 @@ static const struct admin_op_entry admin_ops[] = {
 	{ "key.revoke", admin_keys_revoke, { "regno", "reason" } },
 	{ "key.suspend", admin_keys_suspend, { "regno", "reason" } },
 	{ "key.reinstate", admin_keys_reinstate, { "regno", "reason" } },
+	{ "key.reissue", admin_keys_reissue, { "regno" } },
 	/* admin_renew.c */
 	{ "act.register", admin_renew_act_register, { "number", "product",
 	    "months", "edition", "licensee" } },
@@ -628,6 +629,13 @@ static const struct admin_op_entry admin_ops[] = {
 	/* admin_audit.c */
 	{ "audit", admin_audit_list, { "since", "verify" } },
 	{ "backup", admin_audit_backup, { "path" } },
+	/* admin_signing.c */
+	{ "signing_key.list", admin_signing_list, { NULL } },
+	{ "signing_key.rotate", admin_signing_rotate, { NULL } },
+	{ "signing_key.compromise", admin_signing_compromise, { "id" } },
+	/* admin_csv.c */
+	{ "key.import", admin_csv_import, { "session", "rows", "final",
+	    "dry_run", "file" } },
 };
 
 static const struct admin_op_entry *

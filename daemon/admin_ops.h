@@ -24,6 +24,7 @@ struct admin_op;
  */
 #define ADMIN_REPLY_MAX		(256 * 1024 * 1024)
 #define ADMIN_ISSUE_COUNT_MAX	100000	/* keys in one key.issue */
+#define ADMIN_IMPORT_ROWS_MAX	100000	/* licenses in one key.import session */
 
 /*
  * Start answering the request req (a JSON object with a string "op"; the op
@@ -50,5 +51,8 @@ void		 admin_op_free(struct admin_op *op);
  * malloc'd string (*len bytes, NUL-terminated); NULL when out of memory.
  */
 char		*admin_error_new(const char *reason, const char *error, size_t *len);
+
+/* Free the key.import sessions still open (admin_csv.c); at shutdown. */
+void		 admin_csv_sessions_free(void);
 
 #endif

@@ -7,6 +7,8 @@
  *			reinstate
  *   admin_renew.c	acts and subscriptions
  *   admin_audit.c	the audit log and backups
+ *   admin_signing.c	signing keys: list, rotate, compromise
+ *   admin_csv.c		key.import: licenses imported from a CSV file
  *
  * A handler validates its arguments with admin_arg_*, makes at most one
  * store call per change with its audit record, and answers exactly once
@@ -157,6 +159,7 @@ bool	admin_keys_extend(struct admin_op *op);
 bool	admin_keys_revoke(struct admin_op *op);
 bool	admin_keys_suspend(struct admin_op *op);
 bool	admin_keys_reinstate(struct admin_op *op);
+bool	admin_keys_reissue(struct admin_op *op);
 
 /* admin_renew.c */
 bool	admin_renew_act_register(struct admin_op *op);
@@ -169,5 +172,13 @@ bool	admin_renew_subscription_show(struct admin_op *op);
 /* admin_audit.c */
 bool	admin_audit_list(struct admin_op *op);
 bool	admin_audit_backup(struct admin_op *op);
+
+/* admin_signing.c */
+bool	admin_signing_list(struct admin_op *op);
+bool	admin_signing_rotate(struct admin_op *op);
+bool	admin_signing_compromise(struct admin_op *op);
+
+/* admin_csv.c */
+bool	admin_csv_import(struct admin_op *op);
 
 #endif

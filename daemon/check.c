@@ -37,6 +37,7 @@
 #include "kgerr.h"
 #include "license.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "signer.h"
 #include "store.h"
@@ -222,6 +223,7 @@ check_activate(const struct request_ctx *rc, struct store_license *cur,
 	if (err == STORE_OK) {
 		log_info("license %s activated by %s: support until %s",
 		    cur->lic.regno, rc->peer->host, day);
+		metrics_count_first_activation();
 		*cur = next;
 		return 0;
 	}

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "metrics.h"
 
 enum conf_kind {
 	CONF_STRING,
@@ -21,6 +22,7 @@ enum conf_kind {
 	CONF_U64,
 	CONF_LOG_LEVEL,
 	CONF_UIDS,
+	CONF_BOOL,
 };
 
 struct conf_setting {
@@ -52,6 +54,9 @@ static const struct conf_setting settings[] = {
 	{ "map_size_max_mb", U64(map_size_max_mb), 0, 1048576, "grow a full LMDB map up to this many MiB (0: never grow)" },
 	{ "log_level", CONF_LOG_LEVEL, offsetof(struct config, log_level), 0, 0, 0, "error, warn, info or debug" },
 	{ "admin_uids", CONF_UIDS, 0, 0, 0, 0, "uids besides root and keygated's own allowed on the admin socket" },
+	{ "metrics_listen", STR(metrics_listen), "HOST:PORT of the metrics HTTP listener (default: none, off)" },
+	{ "metrics_allow_remote", CONF_BOOL, offsetof(struct config, metrics_allow_remote), 0, 0, 0, "yes or no" },
+	{ "metrics_port_file", STR(metrics_port_file), "write the bound metrics port here" },
 };
 
 /* Fill c with the defaults. */
@@ -145,6 +150,11 @@ conf_set(const struct conf_setting *s, const char *v, struct config *c)
 		return log_level_parse(v, &c->log_level);
 	case CONF_UIDS:
 		return conf_uids(v, c);
+	case CONF_BOOL:
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+			return -1;
+		*(bool *)(void *)(base + s->offset) = strcmp(v, "yes") == 0;
+		return 0;
 	}
 	return -1;
 }
@@ -219,6 +229,8 @@ conf_load(const char *path, struct config *c, char *err, size_t errlen)
 		    "the map", path, c->map_size_max_mb, c->map_size_mb);
 		goto fail;
 	}
+	if (metrics_conf_check(c, path, err, errlen) == -1)
+		goto fail;
 	rc = 0;
 fail:
 	fclose(f);
@@ -254,7 +266,8 @@ conf_write_default(const char *path)
 	    "output_highwater = %u\n"
 	    "map_size_mb = %llu\n"
 	    "# map_size_max_mb = 0 (grow a full map up to this many MiB; 0: never)\n"
-	    "log_level = info\n",
+	    "log_level = info\n"
+	    "# metrics_listen = 127.0.0.1:9447 (Prometheus /metrics and /healthz; default off)\n",
 	    c.listen, c.key_file, c.max_connections, c.frame_max, c.idle_timeout,
 	    c.read_timeout, c.write_timeout, c.output_highwater,
 	    (unsigned long long)c.map_size_mb);

@@ -7,6 +7,7 @@
 #define KG_CONF_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -33,6 +34,9 @@ struct config {
 	enum log_level	log_level;
 	uid_t		admin_uids[CONF_ADMIN_UIDS_MAX]; /* besides root and our own uid */
 	size_t		n_admin_uids;
+	char		metrics_listen[128];	/* "" = no metrics HTTP listener */
+	bool		metrics_allow_remote;	/* metrics on a non-loopback address */
+	char		metrics_port_file[PATH_MAX]; /* "" = none; the bound metrics port */
 };
 
 /* Fill c with the defaults. */

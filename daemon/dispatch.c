@@ -4,7 +4,12 @@
  * Verdict or Error becomes a signed reply frame carrying the request's nonce,
  * its hash and the server time. Protocol and validation errors are answered
  * here; an unreadable request is answered and the connection marked to close.
- * One debug line per request: peer, request type, result.
+ * A RotationsRequest is answered with the served rotation statements
+ * (rotation.c) instead of a Verdict.
+ * One debug line per request: peer, request type, result. Each request and
+ * signed reply is counted for the metrics (metrics.c): its type, its reason,
+ * a check's verdict and the time its handler took, an activation's outcome
+ * (renewals themselves are counted by renew.c, which tells a repeat apart).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,7 +22,9 @@
 #include "date.h"
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "renew.h"
+#include "rotation.h"
 #include "wire.h"
 
 /* An empty reply: a Verdict with every field unset. */
@@ -37,6 +44,8 @@ handler_reply_clear(struct handler_reply *r)
 {
 	free(r->key);
 	r->key = NULL;
+	rotation_statements_free(r->rotations);
+	r->rotations = NULL;
 }
 
 /* Make r an Error reply. */
@@ -52,20 +61,61 @@ handler_reply_error(struct handler_reply *r, const char *reason,
 	va_end(ap);
 }
 
+static uint64_t
+dispatch_clock_ns(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static enum metrics_request
+dispatch_metrics_type(const Keygate__Request *m)
+{
+	if (m == NULL)
+		return METRICS_REQ_UNREADABLE;
+	switch (m->body_case) {
+	case KEYGATE__REQUEST__BODY_CHECK:
+		return METRICS_REQ_CHECK;
+	case KEYGATE__REQUEST__BODY_STATUS:
+		return METRICS_REQ_STATUS;
+	case KEYGATE__REQUEST__BODY_ACTIVATE:
+		return METRICS_REQ_ACTIVATE;
+	case KEYGATE__REQUEST__BODY_ROTATIONS:
+		return METRICS_REQ_ROTATIONS;
+	default:
+		return METRICS_REQ_UNREADABLE;
+	}
+}
+
 /* Route a valid request to its handler. */
 static void
 dispatch_route(const struct request_ctx *rc, const Keygate__Request *m,
     struct handler_reply *out)
 {
+	uint64_t	start;
+
 	switch (m->body_case) {
 	case KEYGATE__REQUEST__BODY_CHECK:
+		start = dispatch_clock_ns();
 		check_handle(rc, m->check, out);
+		metrics_count_check(out->error != NULL ? NULL :
+		    out->verdict.verdict, dispatch_clock_ns() - start);
 		break;
 	case KEYGATE__REQUEST__BODY_STATUS:
 		check_status_handle(rc, m->status, out);
 		break;
 	case KEYGATE__REQUEST__BODY_ACTIVATE:
 		renew_handle(rc, m->activate, out);
+		/* "renewed" and "repeated" are counted by renew.c. */
+		if (out->error != NULL)
+			metrics_count_redemption("error");
+		else if (strcmp(out->verdict.reason, "ok") != 0)
+			metrics_count_redemption(out->verdict.reason);
+		break;
+	case KEYGATE__REQUEST__BODY_ROTATIONS:
+		rotation_handle(rc, out);
 		break;
 	default:
 		/* wire_request_decode lets no other case through. */
@@ -113,6 +163,7 @@ dispatch_frame(struct daemon *d, const struct dispatch_peer *peer,
 	wr.nonce = req.nonce;
 	wr.nonce_len = req.nonce_len;
 	wr.request_hash = req.hash;
+	metrics_count_request(dispatch_metrics_type(req.msg));
 	if (dec == WIRE_DECODE_OK) {
 		dispatch_route(&rc, req.msg, &out);
 	} else {
@@ -128,13 +179,19 @@ dispatch_frame(struct daemon *d, const struct dispatch_peer *peer,
 		    out.log[0] ? " " : "", out.log, out.error, out.detail,
 		    *close_after ? "; closing" : "");
 	} else {
-		wr.verdict = &out.verdict;
+		if (out.rotations != NULL)
+			wr.rotations = out.rotations;
+		else
+			wr.verdict = &out.verdict;
 		log_debug("peer %s: %s%s%s: %s%s%s", peer->text,
 		    wire_request_type(req.msg), out.log[0] ? " " : "", out.log,
 		    out.verdict.verdict[0] ? out.verdict.verdict : "",
 		    out.verdict.verdict[0] ? "/" : "", out.verdict.reason);
 	}
 	rv = reply_sign(d, &wr, frame, framelen);
+	if (rv == 0)
+		metrics_count_reply(out.error != NULL, out.error != NULL ?
+		    out.error : out.verdict.reason);
 	handler_reply_clear(&out);
 	wire_request_clear(&req);
 	return rv;
@@ -151,5 +208,9 @@ dispatch_error_frame(struct daemon *d, const struct dispatch_peer *peer,
 	wr.error_reason = reason;
 	wr.error_detail = detail;
 	log_debug("peer %s: frame: error %s (%s)", peer->text, reason, detail);
-	return reply_sign(d, &wr, frame, framelen);
+	metrics_count_request(METRICS_REQ_UNREADABLE);
+	if (reply_sign(d, &wr, frame, framelen) == -1)
+		return -1;
+	metrics_count_reply(true, reason);
+	return 0;
 }

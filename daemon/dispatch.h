@@ -34,7 +34,7 @@ struct request_ctx {
 #define HANDLER_LOG_MAX		160
 
 /*
- * A handler's answer: a Verdict, or an Error reason. Initialise with
+ * A handler's answer: a Verdict, Rotations, or an Error reason. Initialise with
  * handler_reply_init; the Verdict's strings point into this struct or to
  * static names; release with handler_reply_clear.
  */
@@ -52,13 +52,14 @@ struct handler_reply {
 	char			 edition[KG_CODE_MAX + 1];
 	char			 act[KG_CODE_MAX + 1];
 	char			*key;		/* malloc'd re-signed key text, or NULL */
+	Keygate__Rotations	*rotations;	/* a RotationsRequest's answer (rotation.h), or NULL */
 	char			 log[HANDLER_LOG_MAX];	/* request summary for the log line */
 };
 
 /* An empty reply (Verdict with every field unset, no error). */
 void	handler_reply_init(struct handler_reply *r);
 
-/* Free what the reply owns (the re-signed key text). */
+/* Free what the reply owns (the re-signed key text, the rotations). */
 void	handler_reply_clear(struct handler_reply *r);
 
 /* Make r an Error reply with reason (a reason code) and detail (printf format). */

@@ -17,14 +17,17 @@
 #include <sodium.h>
 
 #include "admin.h"
+#include "admin_ops.h"
 #include "daemon.h"
 #include "kgerr.h"
 #include "listen.h"
 #include "log.h"
+#include "metrics.h"
+#include "rotation.h"
 #include "signer.h"
 #include "store.h"
 
-#define PUBKEY_FILE_NAME	"signing.pub"
+#define PUBKEY_FILE_NAME	ROTATION_PUBKEY_FILE
 
 struct options {
 	const char	*data;
@@ -227,6 +230,44 @@ trust_cb(void *ctx, const struct store_signing_key *k)
 	return trustset_add(ctx, k->pk, k->state) == KGE_OK ? 0 : 1;
 }
 
+/* The store's active signing key (the newest when, oddly, there are several). */
+static int
+active_key_cb(void *ctx, const struct store_signing_key *k)
+{
+	struct store_signing_key	*a = ctx;
+
+	if (k->state == KG_TRUST_ACTIVE &&
+	    (a->state != KG_TRUST_ACTIVE || k->created_at > a->created_at))
+		*a = *k;
+	return 0;
+}
+
+/*
+ * Finish or undo a signing-key rotation cut short (signer.h,
+ * daemon/admin_signing.c), then make signing.pub name the key the signer
+ * signs with. 0 or -1 (logged).
+ */
+static int
+rotation_recover(struct daemon *d)
+{
+	struct store_signing_key	active;
+
+	memset(&active, 0, sizeof(active));
+	active.state = KG_TRUST_RETIRED;	/* none found yet */
+	if (d->store->ops->signing_key_list(d->store, active_key_cb,
+	    &active) != STORE_OK) {
+		log_error("cannot read the signing keys from the store");
+		return -1;
+	}
+	if (signer_rotate_recover(d->signer, active.state == KG_TRUST_ACTIVE ?
+	    active.pk : NULL) == -1)
+		return -1;
+	if (rotation_pubkey_sync(d->datadir, signer_pubkey(d->signer)) == -1)
+		log_warn("%s/%s may not name the active signing key: 'keygated "
+		    "pubkey' prints what it says", d->datadir, PUBKEY_FILE_NAME);
+	return 0;
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -298,6 +339,11 @@ cmd_run(const struct options *o)
 		    store_strerror(rc));
 		goto fail;
 	}
+	if (rotation_recover(&d) == -1) {
+		fprintf(stderr, "keygated: cannot finish the signing-key rotation "
+		    "that was cut short: see the log lines above\n");
+		goto fail;
+	}
 	if (d.store->ops->signing_key_list(d.store, trust_cb, &d.trust) != STORE_OK ||
 	    trustset_add(&d.trust, signer_pubkey(d.signer), KG_TRUST_ACTIVE) != KGE_OK) {
 		fprintf(stderr, "keygated: cannot load the trusted signing keys\n");
@@ -317,6 +363,11 @@ cmd_run(const struct options *o)
 		fprintf(stderr, "keygated: admin socket: %s\n", err);
 		goto fail;
 	}
+	/* Before the public port, whose port file says "both are up". */
+	if (metrics_start(&d, err, sizeof(err)) == -1) {
+		fprintf(stderr, "keygated: %s\n", err);
+		goto fail;
+	}
 	if (listener_start(&d, err, sizeof(err)) == -1) {
 		fprintf(stderr, "keygated: %s\n", err);
 		goto fail;
@@ -330,6 +381,8 @@ fail:
 		listener_free(d.listener);
 	if (d.admin != NULL)
 		admin_free(d.admin);
+	admin_csv_sessions_free();
+	metrics_stop();
 	if (sigterm != NULL)
 		event_free(sigterm);
 	if (sigint != NULL)

@@ -58,6 +58,7 @@
 #include "kgerr.h"
 #include "license.h"
 #include "log.h"
+#include "metrics.h"
 #include "money.h"
 #include "policy.h"
 #include "ratelimit.h"
@@ -436,6 +437,7 @@ renew_repeat(const struct request_ctx *rc, const char *number,
 	applied.act = act.number;
 	log_debug("peer %s: act %s presented again by %s: same result",
 	    rc->peer->text, number, cur.lic.regno);
+	metrics_count_redemption("repeated");
 	renew_reply(rc, key, &cur, pre, KG_REASON_OK, &applied, out);
 }
 
@@ -540,6 +542,7 @@ renew_handle(const struct request_ctx *rc, const Keygate__ActivateRequest *rq,
 		    "support %s -> %s, %s, %s", rq->act, cur.lic.regno,
 		    key.serial, rc->peer->host, from, to,
 		    policy_renewal_kind_name(ctx.quote.kind), price);
+		metrics_count_redemption("renewed");
 		applied.kind = ctx.quote.kind;
 		applied.price = ctx.quote.price;
 		applied.new_expiry = ctx.quote.new_expiry;

@@ -11,8 +11,9 @@
  * started again (at most SIGNER_RESTARTS_MAX times in SIGNER_RESTART_WINDOW
  * seconds), and the signature is asked for again. The new process reloads the
  * key file (a sealed one with its passphrase file, which must stay readable);
- * unless it reports the public key the daemon started with, the signer gives
- * up rather than sign with another key. Giving up is final: it calls the stop
+ * unless it reports the public key the daemon signs with (the one it started
+ * with, or the one a rotation switched to), the signer gives up rather than
+ * sign with another key. Giving up is final: it calls the stop
  * callback registered with signer_watch, and keygated stops with a log line
  * saying why. Restarting blocks the event loop while the key loads (a
  * second or so for a sealed key's Argon2id).
@@ -20,6 +21,17 @@
  * One request is in flight at a time: the event loop is single-threaded and
  * the admin backup thread does not sign. When worker threads sign, a mutex
  * goes around the socket.
+ *
+ * Rotation (signer_rotate_*): the signer process prepares a new key in
+ * KEYFILE.new with its statement, the caller records it in the store, then
+ * commits (the process renames KEYFILE.new over KEYFILE and signs with the
+ * new key) or aborts. The public key a restarted process must report is
+ * the new one from the moment the commit is asked for; a process that
+ * reports the old key with the new one pending (it died before the rename)
+ * is told to commit, and a pending key that is not the expected one is
+ * removed. signer_rotate_recover does the same at start, with the store's
+ * active key as the expected one. Preparing blocks the event loop while the
+ * process writes the new key (a second or so of Argon2id when sealed).
  */
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -66,8 +78,10 @@ struct signer {
 	char			 pass_file[PATH_MAX];	/* "" when none */
 	pid_t			 pid;			/* -1 when none */
 	int			 fd;			/* -1 when none */
-	uint8_t			 pk[KG_PUBKEY_LEN];	/* the key we started with */
+	uint8_t			 pk[KG_PUBKEY_LEN];	/* the key it must sign with */
 	uint8_t			 id[KG_KEY_ID_LEN];
+	bool			 has_pending;		/* the hello named ... */
+	uint8_t			 pending[KG_PUBKEY_LEN];	/* ... this prepared key */
 	bool			 failed;
 	int64_t			 restart_at[SIGNER_RESTARTS_MAX]; /* ring, seconds */
 	size_t			 nrestarts;
@@ -78,6 +92,8 @@ struct signer {
 };
 
 static void	signer_watch_cb(evutil_socket_t, short, void *);
+static enum signer_xfer	signer_xfer_pending(struct signer *, uint32_t,
+			    const uint8_t [KG_PUBKEY_LEN]);
 
 static int64_t
 signer_clock_msec(void)
@@ -152,10 +168,13 @@ signer_child_reap(struct signer *s, bool force, char *how, size_t howlen)
 	s->pid = -1;
 }
 
-/* Read the hello: KGE_OK and the public key, or a kge code and err. */
+/*
+ * Read the hello: KGE_OK, the public key and in pending the key of a
+ * prepared rotation (all zero when none), or a kge code and err.
+ */
 static int
-signer_hello_read(struct signer *s, uint8_t pk[KG_PUBKEY_LEN], char *err,
-    size_t errlen)
+signer_hello_read(struct signer *s, uint8_t pk[KG_PUBKEY_LEN],
+    uint8_t pending[KG_PUBKEY_LEN], char *err, size_t errlen)
 {
 	uint8_t		 buf[SIGNER_HELLO_MAX + 1];
 	int32_t		 status;
@@ -183,6 +202,7 @@ signer_hello_read(struct signer *s, uint8_t pk[KG_PUBKEY_LEN], char *err,
 	memcpy(&status, buf, sizeof(status));
 	if (status == KGE_OK) {
 		memcpy(pk, buf + 4, KG_PUBKEY_LEN);
+		memcpy(pending, buf + 4 + KG_PUBKEY_LEN, KG_PUBKEY_LEN);
 		return KGE_OK;
 	}
 	/* One printable line, whatever the process sent. */
@@ -198,7 +218,17 @@ signer_hello_read(struct signer *s, uint8_t pk[KG_PUBKEY_LEN], char *err,
 	return status < 0 && status > -100 ? status : KGE_IO;
 }
 
-/* Fork the signer process and wait for its hello. A kge code. */
+/* Whether the 32 bytes at pk are all zero (no key). */
+static bool
+signer_pk_zero(const uint8_t pk[KG_PUBKEY_LEN])
+{
+	return sodium_is_zero(pk, KG_PUBKEY_LEN) == 1;
+}
+
+/*
+ * Fork the signer process and wait for its hello: its key in pk, a pending
+ * one in s->pending (s->has_pending). A kge code.
+ */
 static int
 signer_spawn(struct signer *s, uint8_t pk[KG_PUBKEY_LEN], char *err, size_t errlen)
 {
@@ -225,8 +255,11 @@ signer_spawn(struct signer *s, uint8_t pk[KG_PUBKEY_LEN], char *err, size_t errl
 	close(sv[1]);
 	s->pid = pid;
 	s->fd = sv[0];
-	if ((rc = signer_hello_read(s, pk, err, errlen)) != KGE_OK)
+	s->has_pending = false;
+	if ((rc = signer_hello_read(s, pk, s->pending, err, errlen)) != KGE_OK)
 		signer_child_reap(s, false, NULL, 0);
+	else
+		s->has_pending = !signer_pk_zero(s->pending);
 	return rc;
 }
 
@@ -300,6 +333,25 @@ signer_restart(struct signer *s, const char *what, bool force)
 		signer_fail(s);
 		return -1;
 	}
+	/* A rotation cut short by the death: finish or undo it (see the top). */
+	if (s->has_pending && sodium_memcmp(pk, s->pk, KG_PUBKEY_LEN) != 0 &&
+	    sodium_memcmp(s->pending, s->pk, KG_PUBKEY_LEN) == 0) {
+		if (signer_xfer_pending(s, SIGNER_OP_ROTATE_COMMIT, s->pending) !=
+		    XFER_OK) {
+			log_error("the restarted signer process could not switch "
+			    "to the new signing key: stopping keygated; restart "
+			    "it to finish the rotation");
+			signer_fail(s);
+			return -1;
+		}
+		memcpy(pk, s->pk, KG_PUBKEY_LEN);
+		log_warn("the restarted signer process finished the rotation "
+		    "to the new signing key");
+	} else if (s->has_pending &&
+	    signer_xfer_pending(s, SIGNER_OP_ROTATE_ABORT, s->pending) != XFER_OK)
+		log_warn("the restarted signer process could not remove %s%s, "
+		    "left by a rotation that did not happen; the next rotation "
+		    "removes it", s->key_file, SIGNER_PENDING_SUFFIX);
 	if (sodium_memcmp(pk, s->pk, KG_PUBKEY_LEN) != 0) {
 		pubkey_format(pk, now_pk);
 		pubkey_format(s->pk, was);
@@ -335,45 +387,86 @@ signer_watch_cb(evutil_socket_t fd, short what, void *arg)
 	    "killed" : "died", n > 0);
 }
 
-/* One request and its reply. */
+/*
+ * One request of type (a domain or a SIGNER_OP_*) and its reply packet,
+ * waiting timeout_ms at most. XFER_OK with the packet in buf (at most cap
+ * bytes) and its length in *n when its status is SIGNER_STATUS_OK;
+ * XFER_REFUSED for another status.
+ */
 static enum signer_xfer
-signer_xfer(struct signer *s, enum kg_domain domain, const uint8_t *msg,
-    size_t len, uint8_t sig[KG_SIG_LEN])
+signer_xfer_raw(struct signer *s, uint32_t type, const uint8_t *msg,
+    size_t len, int timeout_ms, uint8_t *buf, size_t cap, size_t *n)
 {
-	uint32_t	 hdr[2] = { (uint32_t)domain, (uint32_t)len };
+	uint32_t	 hdr[2] = { type, (uint32_t)len };
 	struct iovec	 iov[2] = {
 		{ .iov_base = hdr, .iov_len = sizeof(hdr) },
 		{ .iov_base = (void *)(uintptr_t)msg, .iov_len = len },
 	};
 	struct msghdr	 mh = { .msg_iov = iov, .msg_iovlen = len > 0 ? 2 : 1 };
-	uint8_t		 reply[SIGNER_REPLY_LEN + 1];
 	uint32_t	 status;
-	ssize_t		 n;
-	int		 r;
+	ssize_t		 r;
+	int		 w;
 
+	*n = 0;
 	if (s->fd == -1)
 		return XFER_DEAD;
 	do
-		n = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
-	while (n == -1 && errno == EINTR);
-	if (n != (ssize_t)(sizeof(hdr) + len))
+		r = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
+	while (r == -1 && errno == EINTR);
+	if (r != (ssize_t)(sizeof(hdr) + len))
 		return XFER_DEAD;
-	if ((r = signer_wait_readable(s->fd, SIGNER_SIGN_TIMEOUT_MS)) == 0)
+	if ((w = signer_wait_readable(s->fd, timeout_ms)) == 0)
 		return XFER_HUNG;
-	if (r == -1)
+	if (w == -1)
 		return XFER_DEAD;
 	do
-		n = recv(s->fd, reply, sizeof(reply), MSG_DONTWAIT);
-	while (n == -1 && errno == EINTR);
-	if (n <= 0)
+		r = recv(s->fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC);
+	while (r == -1 && errno == EINTR);
+	if (r <= 0)
 		return XFER_DEAD;
+	if ((size_t)r > cap || r < 4)
+		return XFER_GARBLED;
+	memcpy(&status, buf, sizeof(status));
+	if (status != SIGNER_STATUS_OK)
+		return r == SIGNER_REPLY_LEN ? XFER_REFUSED : XFER_GARBLED;
+	*n = (size_t)r;
+	return XFER_OK;
+}
+
+/* One signature request and its reply. */
+static enum signer_xfer
+signer_xfer(struct signer *s, enum kg_domain domain, const uint8_t *msg,
+    size_t len, uint8_t sig[KG_SIG_LEN])
+{
+	uint8_t			reply[SIGNER_REPLY_LEN];
+	enum signer_xfer	x;
+	size_t			n;
+
+	x = signer_xfer_raw(s, (uint32_t)domain, msg, len,
+	    SIGNER_SIGN_TIMEOUT_MS, reply, sizeof(reply), &n);
+	if (x != XFER_OK)
+		return x;
 	if (n != SIGNER_REPLY_LEN)
 		return XFER_GARBLED;
-	memcpy(&status, reply, sizeof(status));
-	if (status != SIGNER_STATUS_OK)
-		return XFER_REFUSED;
 	memcpy(sig, reply + 4, KG_SIG_LEN);
 	return XFER_OK;
+}
+
+/* Commit or abort (op) the process's pending key pk. */
+static enum signer_xfer
+signer_xfer_pending(struct signer *s, uint32_t op, const uint8_t pk[KG_PUBKEY_LEN])
+{
+	uint8_t			reply[SIGNER_REPLY_LEN];
+	enum signer_xfer	x;
+	size_t			n;
+
+	x = signer_xfer_raw(s, op, pk, KG_PUBKEY_LEN, SIGNER_SIGN_TIMEOUT_MS,
+	    reply, sizeof(reply), &n);
+	if (x == XFER_OK && n != SIGNER_REPLY_LEN)
+		return XFER_GARBLED;
+	if (x == XFER_OK)
+		s->has_pending = false;
+	return x;
 }
 
 /* Start the signer process; see signer.h. */
@@ -478,9 +571,8 @@ signer_sign(struct signer *s, enum kg_domain domain, const uint8_t *msg, size_t 
 		    __func__);
 		return -1;
 	}
-	if ((domain != KG_DOMAIN_LICENSE && domain != KG_DOMAIN_REPLY &&
-	    domain != KG_DOMAIN_ROTATION) || len > SIGNER_MSG_MAX ||
-	    (msg == NULL && len > 0)) {
+	if ((domain != KG_DOMAIN_LICENSE && domain != KG_DOMAIN_REPLY) ||
+	    len > SIGNER_MSG_MAX || (msg == NULL && len > 0)) {
 		log_error("%s: refusing to sign %zu bytes in domain %d", __func__, len,
 		    (int)domain);
 		return -1;
@@ -529,4 +621,140 @@ signer_license_key_new(struct signer *s, struct kg_license *lic, char **text)
 	if (signer_sign(s, KG_DOMAIN_LICENSE, payload, len, sig) == -1)
 		return -1;
 	return license_key_format(payload, len, sig, text) == KGE_OK ? 0 : -1;
+}
+
+/*
+ * A failed rotation exchange (what the process did): restart the process
+ * for everything but a refusal. -1 always.
+ */
+static int
+signer_rotate_failed(struct signer *s, enum signer_xfer x, const char *step)
+{
+	switch (x) {
+	case XFER_REFUSED:
+		log_error("%s: the signer process could not %s the rotation "
+		    "(its log line says why)", __func__, step);
+		break;
+	case XFER_HUNG:
+		(void)signer_restart(s, "did not answer a rotation request in "
+		    "time and was killed", true);
+		break;
+	case XFER_GARBLED:
+		(void)signer_restart(s, "sent a malformed rotation reply and "
+		    "was killed", true);
+		break;
+	default:
+		(void)signer_restart(s, "died", false);
+		break;
+	}
+	return -1;
+}
+
+/* Rotation, step 1: a new pending key and its statement; see signer.h. */
+int
+signer_rotate_prepare(struct signer *s, int64_t created,
+    uint8_t new_pk[KG_PUBKEY_LEN], uint8_t body[SIGNER_ROTATION_BODY_MAX],
+    size_t *bodylen, uint8_t sig[KG_SIG_LEN])
+{
+	uint8_t			reply[SIGNER_ROTATE_REPLY_MAX];
+	enum signer_xfer	x;
+	size_t			n;
+
+	*bodylen = 0;
+	memset(sig, 0, KG_SIG_LEN);
+	if (s->failed) {
+		log_error("%s: the signer process is gone: keygated is stopping",
+		    __func__);
+		return -1;
+	}
+	x = signer_xfer_raw(s, SIGNER_OP_ROTATE_PREPARE, (const uint8_t *)&created,
+	    sizeof(created), SIGNER_LOAD_TIMEOUT_MS, reply, sizeof(reply), &n);
+	if (x == XFER_OK && n <= SIGNER_ROTATE_HEADER)
+		x = XFER_GARBLED;
+	if (x != XFER_OK)
+		return signer_rotate_failed(s, x, "prepare");
+	memcpy(new_pk, reply + 4, KG_PUBKEY_LEN);
+	memcpy(sig, reply + 4 + KG_PUBKEY_LEN, KG_SIG_LEN);
+	*bodylen = n - SIGNER_ROTATE_HEADER;
+	memcpy(body, reply + SIGNER_ROTATE_HEADER, *bodylen);
+	memcpy(s->pending, new_pk, KG_PUBKEY_LEN);
+	s->has_pending = true;
+	return 0;
+}
+
+/* Rotation, step 3: switch to the prepared key; see signer.h. */
+int
+signer_rotate_commit(struct signer *s, const uint8_t new_pk[KG_PUBKEY_LEN])
+{
+	uint8_t			old[KG_PUBKEY_LEN], old_id[KG_KEY_ID_LEN];
+	enum signer_xfer	x;
+
+	if (s->failed)
+		return -1;
+	/* From now on a restarted process must come back with the new key. */
+	memcpy(old, s->pk, sizeof(old));
+	memcpy(old_id, s->id, sizeof(old_id));
+	memcpy(s->pk, new_pk, KG_PUBKEY_LEN);
+	key_id_compute(s->pk, s->id);
+	x = signer_xfer_pending(s, SIGNER_OP_ROTATE_COMMIT, new_pk);
+	if (x == XFER_OK)
+		return 0;
+	if (x == XFER_REFUSED) {
+		/* It still signs with the old key: nothing may be signed now. */
+		memcpy(s->pk, old, sizeof(old));
+		memcpy(s->id, old_id, sizeof(old_id));
+		log_error("the signer process could not replace %s with the new "
+		    "signing key: stopping keygated; fix the cause (see the line "
+		    "above) and start it again to finish the rotation",
+		    s->key_file);
+		signer_fail(s);
+		return -1;
+	}
+	/* Died or hung: the restart commits the pending key (signer_restart). */
+	(void)signer_rotate_failed(s, x, "commit");
+	return s->failed ? -1 : 0;
+}
+
+/* Rotation, instead of step 3: forget the prepared key; see signer.h. */
+int
+signer_rotate_abort(struct signer *s, const uint8_t new_pk[KG_PUBKEY_LEN])
+{
+	enum signer_xfer	x;
+
+	if (s->failed || !s->has_pending ||
+	    sodium_memcmp(s->pending, new_pk, KG_PUBKEY_LEN) != 0)
+		return -1;
+	x = signer_xfer_pending(s, SIGNER_OP_ROTATE_ABORT, new_pk);
+	if (x == XFER_OK)
+		return 0;
+	/* A restart removes a pending key that is not the expected one. */
+	return signer_rotate_failed(s, x, "abort");
+}
+
+/* At start: finish or undo a rotation cut short; see signer.h. */
+int
+signer_rotate_recover(struct signer *s, const uint8_t *active_pk)
+{
+	char	text[KG_PUBKEY_TEXT_MAX];
+	uint8_t	pending[KG_PUBKEY_LEN];
+
+	if (!s->has_pending)
+		return 0;
+	memcpy(pending, s->pending, sizeof(pending));
+	pubkey_format(pending, text);
+	if (active_pk != NULL &&
+	    sodium_memcmp(s->pk, active_pk, KG_PUBKEY_LEN) != 0 &&
+	    sodium_memcmp(pending, active_pk, KG_PUBKEY_LEN) == 0) {
+		if (signer_rotate_commit(s, pending) == -1)
+			return -1;
+		log_warn("finished a signing-key rotation that was cut short: "
+		    "%s%s replaced %s; signing with %s", s->key_file,
+		    SIGNER_PENDING_SUFFIX, s->key_file, text);
+		return 0;
+	}
+	if (signer_rotate_abort(s, pending) == -1)
+		return s->failed ? -1 : 0;
+	log_warn("removed %s%s (%s): a signing-key rotation that never reached "
+	    "the store", s->key_file, SIGNER_PENDING_SUFFIX, text);
+	return 0;
 }

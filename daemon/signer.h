@@ -44,12 +44,17 @@ int	signer_watch(struct signer *s, struct event_base *base,
 /* True once the signer gave up (see signer_watch). */
 bool	signer_failed(const struct signer *s);
 
+/* A serialized RotationBody (keygate.proto) is 55 bytes at most. */
+#define SIGNER_ROTATION_BODY_MAX	128
+
 /* The active key's public half and id. */
 const uint8_t	*signer_pubkey(const struct signer *s);
 const uint8_t	*signer_key_id(const struct signer *s);
 
 /*
- * Sign prefix(domain) || msg (len at most KG_FRAME_MAX + 1024). Blocks until
+ * Sign prefix(domain) || msg (len at most KG_FRAME_MAX + 1024; domain
+ * KG_DOMAIN_LICENSE or KG_DOMAIN_REPLY: rotation statements come only from
+ * signer_rotate_prepare). Blocks until
  * the signer process answers (5 s at most; a dead or hung one is restarted
  * and asked again). 0 or -1 (sig zeroed).
  */
@@ -62,5 +67,41 @@ int	signer_sign(struct signer *s, enum kg_domain domain, const uint8_t *msg,
  */
 int	signer_license_key_new(struct signer *s, struct kg_license *lic, char **text)
 	    __attribute__((warn_unused_result));
+
+/*
+ * Signing-key rotation, in three steps (the order, and what a crash between
+ * them leaves, is documented in daemon/admin_signing.c):
+ *
+ * 1. signer_rotate_prepare: the signer process makes a new keypair, writes
+ *    it to KEYFILE.new (sealed with the passphrase of the current key file
+ *    when that is sealed) and signs RotationBody{new_public_key, old_key_id,
+ *    created} with the active key over "keygate-rotation-v1\0" || body.
+ *    Out: the new public key, the body bytes (*bodylen of them) and the
+ *    signature. The active key does not change. 0 or -1 (logged).
+ * 2. The caller records the new key and its statement in the store.
+ * 3. signer_rotate_commit: KEYFILE.new replaces KEYFILE and the new key
+ *    signs everything from now on (signer_pubkey and signer_key_id say so).
+ *    -1 when the process could not switch: then the signer has given up
+ *    (signer_failed; keygated stops and finishes the rotation at its next
+ *    start). Or instead signer_rotate_abort: KEYFILE.new is removed. 0 or -1.
+ *
+ * The signer itself never signs given bytes in KG_DOMAIN_ROTATION: only
+ * step 1, over a body it built for a key it made.
+ */
+int	signer_rotate_prepare(struct signer *s, int64_t created,
+	    uint8_t new_pk[KG_PUBKEY_LEN], uint8_t body[SIGNER_ROTATION_BODY_MAX],
+	    size_t *bodylen, uint8_t sig[KG_SIG_LEN])
+	    __attribute__((warn_unused_result));
+int	signer_rotate_commit(struct signer *s, const uint8_t new_pk[KG_PUBKEY_LEN])
+	    __attribute__((warn_unused_result));
+int	signer_rotate_abort(struct signer *s, const uint8_t new_pk[KG_PUBKEY_LEN]);
+
+/*
+ * At start, once the store is open: a KEYFILE.new the signer process found
+ * (a rotation cut short) is committed when it is active_pk, the store's
+ * active key (NULL: none known), and the key file is not; otherwise it is
+ * removed. 0, or -1 when the signer gave up (logged).
+ */
+int	signer_rotate_recover(struct signer *s, const uint8_t *active_pk);
 
 #endif

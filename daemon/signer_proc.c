@@ -10,6 +10,18 @@
  * The parent may have had other threads when it forked, so the child uses no
  * stdio and no lock such a thread could have held: system calls, libsodium
  * and the shared core only, and its own log line writer.
+ *
+ * A rotation (signer_proc.h) is made here, because only this process may
+ * hold secret keys: the new keypair is generated here, written to
+ * KEYFILE.new (when KEYFILE is sealed, sealed with the passphrase file read
+ * again and checked to open KEYFILE still; it is wiped right after, as at
+ * start), and the statement that
+ * vouches for it is signed here with the old key. The parent can ask for
+ * a rotation but never for a signature in the rotation domain over bytes
+ * of its choosing: a bug in the network process cannot make the old key
+ * vouch for a key someone else holds. Committing renames KEYFILE.new over
+ * KEYFILE, so the retired secret key is deleted, not kept: its public half
+ * (in the store) is all that verifying old signatures needs.
  */
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -17,6 +29,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,10 +43,29 @@
 #include <sodium.h>
 
 #include "date.h"
+#include "keygate.pb-c.h"
 #include "kgerr.h"
 #include "signer_proc.h"
 
 #define PROC_FD		3	/* where the socket moves to */
+#define PROC_REPLY_MAX	(SIGNER_ROTATE_REPLY_MAX > SIGNER_REPLY_LEN ? \
+			    SIGNER_ROTATE_REPLY_MAX : SIGNER_REPLY_LEN)
+
+/* Argon2id cost of a key sealed by a rotation: keygated init's. */
+#define PROC_SEAL_OPSLIMIT	crypto_pwhash_OPSLIMIT_MODERATE
+#define PROC_SEAL_MEMLIMIT	crypto_pwhash_MEMLIMIT_MODERATE
+
+/* Everything the process holds. */
+struct proc {
+	int			 fd;
+	const char		*key_file;
+	char			 pending_file[PATH_MAX];	/* KEYFILE.new */
+	struct kg_keypair	*kp;		/* the active key */
+	struct kg_keypair	*pending;	/* prepared by a rotation, or NULL */
+	const char		*pass_file;	/* NULL or "" when none */
+	bool			 sealed;	/* the key file needs the passphrase */
+	uint8_t			*req;
+};
 
 static volatile sig_atomic_t	proc_terminate;
 
@@ -142,58 +175,102 @@ proc_harden(void)
 }
 
 /*
- * Once the key is loaded: no new descriptors (0 to PROC_FD are all open, and
- * poll needs a limit above its one descriptor), no new processes.
+ * Once the key is loaded: no new processes, and no descriptor numbers but
+ * 0 to PROC_FD (all open; poll needs a limit above its one descriptor) and
+ * one more, which a rotation uses for a moment (signer_proc.h). The hard
+ * limit goes down too, so it cannot be raised again.
  */
 static void
 proc_limits_drop(void)
 {
 	const struct rlimit	zero = { 0, 0 };
-	const struct rlimit	nofile = { PROC_FD + 1, PROC_FD + 1 };
+	const struct rlimit	nofile = { PROC_FD + 2, PROC_FD + 2 };
 
 	(void)setrlimit(RLIMIT_NOFILE, &nofile);
 	(void)setrlimit(RLIMIT_NPROC, &zero);
 }
 
-/* Load the key; on failure a kge code and one line in text. */
-static int
-proc_key_load(const char *key_file, const char *pass_file, struct kg_keypair **kp,
-    char *text, size_t textlen)
+/*
+ * A pending key left by a rotation that was neither committed nor aborted
+ * (keygated stopped in between): load it with pass (the key file's
+ * passphrase or NULL), so the parent can decide. One that cannot be loaded
+ * is ignored (the next rotation removes it).
+ */
+static void
+proc_pending_load(struct proc *p, const char *pass)
 {
-	char	*pass = NULL;
-	int	 rc, saved;
+	int	rc;
 
-	if (pass_file != NULL && *pass_file != '\0' &&
-	    (pass = passphrase_read_new(pass_file)) == NULL) {
+	if ((size_t)snprintf(p->pending_file, sizeof(p->pending_file), "%s%s",
+	    p->key_file, SIGNER_PENDING_SUFFIX) >= sizeof(p->pending_file)) {
+		p->pending_file[0] = '\0';
+		return;
+	}
+	rc = keyfile_read(p->pending_file, pass, &p->pending);
+	if (rc == KGE_IO && errno == ENOENT)
+		return;
+	if (rc != KGE_OK) {
+		proc_log("ignoring %s, left by an unfinished rotation: %s",
+		    p->pending_file, kge_strerror(rc));
+		return;
+	}
+	if (sodium_memcmp(p->pending->pk, p->kp->pk, KG_PUBKEY_LEN) == 0) {
+		keypair_free(p->pending);	/* the active key itself */
+		p->pending = NULL;
+	}
+}
+
+/*
+ * Load the key (and a pending one); on failure a kge code and one line in
+ * text. p->sealed says whether the key file needs its passphrase, which is
+ * wiped before this returns.
+ */
+static int
+proc_key_load(struct proc *p, char *text, size_t textlen)
+{
+	struct kg_keypair	*probe = NULL;
+	char			*pass = NULL;
+	int			 rc, saved;
+
+	if (p->pass_file != NULL && *p->pass_file != '\0' &&
+	    (pass = passphrase_read_new(p->pass_file)) == NULL) {
 		snprintf(text, textlen, "cannot read the passphrase file %s: %s: "
 		    "make it readable by keygated's user or fix passphrase_file",
-		    pass_file, strerrordesc_np(errno));
+		    p->pass_file, strerrordesc_np(errno));
 		return KGE_IO;
 	}
-	rc = keyfile_read(key_file, pass, kp);
+	rc = keyfile_read(p->key_file, pass, &p->kp);
 	saved = errno;
+	if (rc == KGE_OK) {
+		/* Sealed when it cannot be opened without it (no Argon2id). */
+		p->sealed = pass != NULL && keyfile_read(p->key_file, NULL,
+		    &probe) == KGE_PASSPHRASE_REQUIRED;
+		keypair_free(probe);
+		proc_pending_load(p, p->sealed ? pass : NULL);
+	}
 	passphrase_free(pass);
 	switch (rc) {
 	case KGE_OK:
 		break;
 	case KGE_IO:
 		snprintf(text, textlen, "%s: cannot read the secret key file: %s",
-		    key_file, strerrordesc_np(saved));
+		    p->key_file, strerrordesc_np(saved));
 		break;
 	case KGE_PASSPHRASE:
 		snprintf(text, textlen, "%s: %s: check the passphrase file %s",
-		    key_file, kge_strerror(rc), pass_file);
+		    p->key_file, kge_strerror(rc), p->pass_file);
 		break;
 	default:
-		snprintf(text, textlen, "%s: %s", key_file, kge_strerror(rc));
+		snprintf(text, textlen, "%s: %s", p->key_file, kge_strerror(rc));
 		break;
 	}
 	return rc;
 }
 
-/* The hello packet: status, public key, and on failure the line. */
+/* The hello packet: status, public key, pending key, and on failure the line. */
 static int
-proc_hello_send(int fd, int status, const struct kg_keypair *kp, const char *text)
+proc_hello_send(int fd, int status, const struct kg_keypair *kp,
+    const struct kg_keypair *pending, const char *text)
 {
 	uint8_t	 buf[SIGNER_HELLO_MAX];
 	int32_t	 st = status;
@@ -202,9 +279,12 @@ proc_hello_send(int fd, int status, const struct kg_keypair *kp, const char *tex
 
 	memset(buf, 0, sizeof(buf));
 	memcpy(buf, &st, sizeof(st));
-	if (status == KGE_OK)
+	if (status == KGE_OK) {
 		memcpy(buf + 4, kp->pk, KG_PUBKEY_LEN);
-	else {
+		if (pending != NULL)
+			memcpy(buf + 4 + KG_PUBKEY_LEN, pending->pk,
+			    KG_PUBKEY_LEN);
+	} else {
 		tlen = strnlen(text, SIGNER_TEXT_MAX);
 		memcpy(buf + SIGNER_HELLO_HEADER, text, tlen);
 		len += tlen;
@@ -215,47 +295,265 @@ proc_hello_send(int fd, int status, const struct kg_keypair *kp, const char *tex
 	return n == (ssize_t)len ? 0 : -1;
 }
 
-/* Check one request and sign it; a SIGNER_STATUS_* code. */
+/* Sign msg in domain with the active key; a SIGNER_STATUS_* code. */
 static uint32_t
-proc_request_sign(const struct kg_keypair *kp, const uint8_t *req, size_t n,
-    uint8_t sig[KG_SIG_LEN])
+proc_request_sign(const struct kg_keypair *kp, uint32_t domain,
+    const uint8_t *msg, size_t len, uint8_t sig[KG_SIG_LEN])
 {
-	uint32_t	domain, len;
-
-	memset(sig, 0, KG_SIG_LEN);
-	if (n < SIGNER_REQ_HEADER || n > SIGNER_REQ_MAX) {
-		proc_log("refused a request of %zu bytes (from %d to %d are fine)", n,
-		    SIGNER_REQ_HEADER, SIGNER_REQ_MAX);
+	if (domain == KG_DOMAIN_ROTATION) {
+		proc_log("refused to sign given bytes in the rotation domain "
+		    "(only a rotation signs there)");
 		return SIGNER_STATUS_REFUSED;
 	}
-	memcpy(&domain, req, 4);
-	memcpy(&len, req + 4, 4);
-	if (domain != KG_DOMAIN_LICENSE && domain != KG_DOMAIN_REPLY &&
-	    domain != KG_DOMAIN_ROTATION) {
-		proc_log("refused a request in unknown domain %u", domain);
+	if (domain != KG_DOMAIN_LICENSE && domain != KG_DOMAIN_REPLY) {
+		proc_log("refused a request of unknown type %u", domain);
 		return SIGNER_STATUS_REFUSED;
 	}
-	if ((size_t)len != n - SIGNER_REQ_HEADER) {
-		proc_log("refused a request that says %u bytes and has %zu", len,
-		    n - SIGNER_REQ_HEADER);
-		return SIGNER_STATUS_REFUSED;
-	}
-	if (keys_sign(kp, (enum kg_domain)domain, req + SIGNER_REQ_HEADER, len,
-	    sig) != KGE_OK) {
+	if (keys_sign(kp, (enum kg_domain)domain, msg, len, sig) != KGE_OK) {
 		proc_log("signing failed: out of memory");
 		return SIGNER_STATUS_FAILED;
 	}
 	return SIGNER_STATUS_OK;
 }
 
+/* fsync the directory that holds path (a descriptor for a moment). 0 or -1. */
+static int
+proc_dir_sync(const char *path)
+{
+	char	dir[PATH_MAX];
+	size_t	len = strlen(path);
+	int	dfd, rc;
+
+	if (len >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, len + 1);
+	if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(dfd);
+	close(dfd);
+	return rc;
+}
+
+/* Forget the pending key and remove KEYFILE.new. 0 or -1 (logged). */
+static int
+proc_pending_drop(struct proc *p)
+{
+	keypair_free(p->pending);
+	p->pending = NULL;
+	if (unlink(p->pending_file) == -1 && errno != ENOENT) {
+		proc_log("cannot remove %s: %s", p->pending_file,
+		    strerrordesc_np(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The passphrase to seal a rotation's new key with: the passphrase file
+ * read again, and only when it still opens the key file as the active key
+ * (the same passphrase, so a restart can open the new key with it). 0 with
+ * *pass (passphrase_free), or -1 (logged).
+ */
+static int
+proc_pass_check(struct proc *p, char **pass)
+{
+	struct kg_keypair	*kp = NULL;
+	int			 rc;
+
+	if (p->pass_file == NULL || *p->pass_file == '\0' ||
+	    (*pass = passphrase_read_new(p->pass_file)) == NULL) {
+		proc_log("rotation: cannot read the passphrase file %s: %s",
+		    p->pass_file != NULL ? p->pass_file : "(none)",
+		    strerrordesc_np(errno));
+		return -1;
+	}
+	rc = keyfile_read(p->key_file, *pass, &kp);
+	if (rc != KGE_OK ||
+	    sodium_memcmp(kp->pk, p->kp->pk, KG_PUBKEY_LEN) != 0) {
+		proc_log("rotation: the passphrase file %s no longer opens %s "
+		    "(%s): fix it first, or a restart could not load the new key",
+		    p->pass_file, p->key_file, rc != KGE_OK ? kge_strerror(rc) :
+		    "another key");
+		keypair_free(kp);
+		passphrase_free(*pass);
+		*pass = NULL;
+		return -1;
+	}
+	keypair_free(kp);
+	return 0;
+}
+
+/*
+ * SIGNER_OP_ROTATE_PREPARE: a new key in KEYFILE.new (written and its
+ * directory entry synced before anything is signed for it) and its
+ * statement, signed by the active key. On success the reply is *rlen bytes.
+ */
+static uint32_t
+proc_rotate_prepare(struct proc *p, const uint8_t *msg, size_t len,
+    uint8_t *reply, size_t *rlen)
+{
+	Keygate__RotationBody	 body = KEYGATE__ROTATION_BODY__INIT;
+	struct kg_keypair	*kp = NULL;
+	char			*pass = NULL;
+	uint8_t			*out = reply + SIGNER_ROTATE_HEADER;
+	int64_t			 created;
+	size_t			 blen;
+	int			 rc, saved;
+
+	if (len != sizeof(created) || p->pending_file[0] == '\0') {
+		proc_log("refused a rotation request of %zu bytes", len);
+		return SIGNER_STATUS_REFUSED;
+	}
+	memcpy(&created, msg, sizeof(created));
+	if (proc_pending_drop(p) == -1)
+		return SIGNER_STATUS_FAILED;
+	if ((kp = keypair_generate_new()) == NULL) {
+		proc_log("rotation: out of memory");
+		return SIGNER_STATUS_FAILED;
+	}
+	if (p->sealed && proc_pass_check(p, &pass) == -1)
+		goto fail;
+	rc = keyfile_write(p->pending_file, kp, pass, PROC_SEAL_OPSLIMIT,
+	    PROC_SEAL_MEMLIMIT);
+	saved = errno;
+	passphrase_free(pass);
+	pass = NULL;
+	if (rc != KGE_OK) {
+		proc_log("rotation: cannot write %s: %s%s%s", p->pending_file,
+		    kge_strerror(rc), rc == KGE_IO ? ": " : "",
+		    rc == KGE_IO ? strerrordesc_np(saved) : "");
+		goto fail;
+	}
+	if (proc_dir_sync(p->pending_file) == -1) {
+		proc_log("rotation: cannot sync the directory of %s: %s",
+		    p->pending_file, strerrordesc_np(errno));
+		goto fail;
+	}
+	body.new_public_key.data = kp->pk;
+	body.new_public_key.len = KG_PUBKEY_LEN;
+	body.old_key_id.data = p->kp->id;
+	body.old_key_id.len = KG_KEY_ID_LEN;
+	body.created = created;
+	if ((blen = keygate__rotation_body__get_packed_size(&body)) >
+	    SIGNER_ROTATION_BODY_MAX ||
+	    keygate__rotation_body__pack(&body, out) != blen ||
+	    keys_sign(p->kp, KG_DOMAIN_ROTATION, out, blen,
+	    reply + 4 + KG_PUBKEY_LEN) != KGE_OK) {
+		proc_log("rotation: cannot sign the statement");
+		goto fail;
+	}
+	memcpy(reply + 4, kp->pk, KG_PUBKEY_LEN);
+	p->pending = kp;
+	*rlen = SIGNER_ROTATE_HEADER + blen;
+	return SIGNER_STATUS_OK;
+fail:
+	passphrase_free(pass);
+	keypair_free(kp);
+	(void)proc_pending_drop(p);
+	return SIGNER_STATUS_FAILED;
+}
+
+/* The pending key, when msg names it; else NULL (logged). */
+static struct kg_keypair *
+proc_pending_named(struct proc *p, const uint8_t *msg, size_t len,
+    const char *what)
+{
+	if (len != KG_PUBKEY_LEN || p->pending == NULL ||
+	    sodium_memcmp(msg, p->pending->pk, KG_PUBKEY_LEN) != 0) {
+		proc_log("refused to %s a rotation: no such pending key", what);
+		return NULL;
+	}
+	return p->pending;
+}
+
+/* SIGNER_OP_ROTATE_COMMIT: KEYFILE.new replaces KEYFILE; sign with it. */
+static uint32_t
+proc_rotate_commit(struct proc *p, const uint8_t *msg, size_t len)
+{
+	if (proc_pending_named(p, msg, len, "commit") == NULL)
+		return SIGNER_STATUS_REFUSED;
+	if (rename(p->pending_file, p->key_file) == -1) {
+		proc_log("rotation: cannot rename %s to %s: %s", p->pending_file,
+		    p->key_file, strerrordesc_np(errno));
+		return SIGNER_STATUS_FAILED;
+	}
+	/* The rename is done; a crash before this sync may undo it (recovered). */
+	if (proc_dir_sync(p->key_file) == -1)
+		proc_log("rotation: cannot sync the directory of %s: %s",
+		    p->key_file, strerrordesc_np(errno));
+	keypair_free(p->kp);
+	p->kp = p->pending;
+	p->pending = NULL;
+	return SIGNER_STATUS_OK;
+}
+
+/* SIGNER_OP_ROTATE_ABORT: forget the pending key, remove KEYFILE.new. */
+static uint32_t
+proc_rotate_abort(struct proc *p, const uint8_t *msg, size_t len)
+{
+	if (proc_pending_named(p, msg, len, "abort") == NULL)
+		return SIGNER_STATUS_REFUSED;
+	return proc_pending_drop(p) == 0 ? SIGNER_STATUS_OK :
+	    SIGNER_STATUS_FAILED;
+}
+
+/*
+ * Check one request of n bytes in p->req and carry it out: a
+ * SIGNER_STATUS_* code, with the reply's bytes after the status in reply
+ * (PROC_REPLY_MAX bytes) and the reply's length in *rlen.
+ */
+static uint32_t
+proc_request(struct proc *p, size_t n, uint8_t *reply, size_t *rlen)
+{
+	const uint8_t	*msg = p->req + SIGNER_REQ_HEADER;
+	uint32_t	 type, len, status;
+
+	memset(reply, 0, PROC_REPLY_MAX);
+	*rlen = SIGNER_REPLY_LEN;
+	if (n < SIGNER_REQ_HEADER || n > SIGNER_REQ_MAX) {
+		proc_log("refused a request of %zu bytes (from %d to %d are fine)", n,
+		    SIGNER_REQ_HEADER, SIGNER_REQ_MAX);
+		return SIGNER_STATUS_REFUSED;
+	}
+	memcpy(&type, p->req, 4);
+	memcpy(&len, p->req + 4, 4);
+	if ((size_t)len != n - SIGNER_REQ_HEADER) {
+		proc_log("refused a request that says %u bytes and has %zu", len,
+		    n - SIGNER_REQ_HEADER);
+		return SIGNER_STATUS_REFUSED;
+	}
+	switch (type) {
+	case SIGNER_OP_ROTATE_PREPARE:
+		status = proc_rotate_prepare(p, msg, len, reply, rlen);
+		break;
+	case SIGNER_OP_ROTATE_COMMIT:
+		status = proc_rotate_commit(p, msg, len);
+		break;
+	case SIGNER_OP_ROTATE_ABORT:
+		status = proc_rotate_abort(p, msg, len);
+		break;
+	default:
+		status = proc_request_sign(p->kp, type, msg, len, reply + 4);
+		break;
+	}
+	if (status != SIGNER_STATUS_OK) {
+		memset(reply, 0, PROC_REPLY_MAX);
+		*rlen = SIGNER_REPLY_LEN;
+	}
+	return status;
+}
+
 /* Serve until end of file, an error or SIGTERM. */
 static void
-proc_serve(int fd, const struct kg_keypair *kp, uint8_t *req)
+proc_serve(struct proc *p)
 {
-	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
-	uint8_t		 reply[SIGNER_REPLY_LEN];
+	struct pollfd	 pfd = { .fd = p->fd, .events = POLLIN };
+	uint8_t		 reply[PROC_REPLY_MAX];
 	uint32_t	 status;
 	sigset_t	 blocked, waiting;
+	size_t		 rlen;
 	ssize_t		 n;
 
 	/* SIGTERM is only delivered inside ppoll, so it is never missed. */
@@ -270,7 +568,7 @@ proc_serve(int fd, const struct kg_keypair *kp, uint8_t *req)
 			proc_log("poll: %s", strerrordesc_np(errno));
 			return;
 		}
-		n = recv(fd, req, SIGNER_REQ_MAX, MSG_TRUNC | MSG_DONTWAIT);
+		n = recv(p->fd, p->req, SIGNER_REQ_MAX, MSG_TRUNC | MSG_DONTWAIT);
 		if (n == 0)
 			return;		/* the parent closed the socket */
 		if (n == -1) {
@@ -279,25 +577,36 @@ proc_serve(int fd, const struct kg_keypair *kp, uint8_t *req)
 			proc_log("recv: %s", strerrordesc_np(errno));
 			return;
 		}
-		status = proc_request_sign(kp, req, (size_t)n, reply + 4);
+		status = proc_request(p, (size_t)n, reply, &rlen);
 		memcpy(reply, &status, 4);
 		do
-			n = send(fd, reply, sizeof(reply), MSG_NOSIGNAL);
+			n = send(p->fd, reply, rlen, MSG_NOSIGNAL);
 		while (n == -1 && errno == EINTR);
-		if (n != (ssize_t)sizeof(reply))
+		if (n != (ssize_t)rlen)
 			return;
 	}
+}
+
+/* Wipe and free everything the process holds. */
+static void
+proc_free(struct proc *p)
+{
+	keypair_free(p->kp);
+	keypair_free(p->pending);
+	free(p->req);
 }
 
 /* The signer process: never returns. */
 void
 signer_proc_main(int fd, const char *key_file, const char *pass_file)
 {
-	struct kg_keypair	*kp = NULL;
-	uint8_t			*req = NULL;
-	char			 text[SIGNER_TEXT_MAX];
-	int			 rc;
+	struct proc	 p;
+	char		 text[SIGNER_TEXT_MAX];
+	int		 rc;
 
+	memset(&p, 0, sizeof(p));
+	p.key_file = key_file;
+	p.pass_file = pass_file;
 	proc_signals_reset();
 	text[0] = '\0';
 	if (proc_harden() == -1) {
@@ -308,18 +617,18 @@ signer_proc_main(int fd, const char *key_file, const char *pass_file)
 		snprintf(text, sizeof(text), "cannot close the signer process's "
 		    "descriptors: %s", strerrordesc_np(errno));
 		rc = KGE_IO;
-	} else if ((req = malloc(SIGNER_REQ_MAX)) == NULL) {
+	} else if ((p.req = malloc(SIGNER_REQ_MAX)) == NULL) {
 		snprintf(text, sizeof(text), "%s", kge_strerror(KGE_NOMEM));
 		rc = KGE_NOMEM;
 	} else
-		rc = proc_key_load(key_file, pass_file, &kp, text, sizeof(text));
+		rc = proc_key_load(&p, text, sizeof(text));
+	p.fd = fd;
 	proc_limits_drop();
-	if (proc_hello_send(fd, rc, kp, text) == -1 || rc != KGE_OK) {
-		keypair_free(kp);
+	if (proc_hello_send(fd, rc, p.kp, p.pending, text) == -1 || rc != KGE_OK) {
+		proc_free(&p);
 		_exit(1);
 	}
-	proc_serve(fd, kp, req);
-	keypair_free(kp);
-	free(req);
+	proc_serve(&p);
+	proc_free(&p);
 	_exit(0);
 }

@@ -1100,6 +1100,150 @@ done:
 	return err;
 }
 
+/*
+ * The counter meta key and number of a registration number of the store's
+ * form "<PREFIX>-<digits>" (PREFIX a code); -1 for any other form.
+ */
+static int
+regno_counter_parse(const char *regno, char mk[META_KEY_MAX], uint64_t *num)
+{
+	const char	*dash = strrchr(regno, '-');
+	size_t		 plen, dlen;
+
+	if (dash == NULL)
+		return -1;
+	plen = (size_t)(dash - regno);
+	dlen = strlen(dash + 1);
+	if (plen == 0 || plen > KG_CODE_MAX || dlen == 0 || dlen > 19 ||
+	    strspn(dash + 1, "0123456789") != dlen)
+		return -1;
+	snprintf(mk, META_KEY_MAX, "%s%.*s", META_REGNO_PREFIX, (int)plen,
+	    regno);
+	*num = strtoull(dash + 1, NULL, 10);
+	return 0;
+}
+
+/*
+ * Import n licenses in one transaction (see store.h). Given registration
+ * numbers are indexed first (moving their counters past them), then the
+ * others are numbered, so an assigned number never meets a given one.
+ */
+static int
+lmdb_license_import_once(struct store *st, struct store_license *l, size_t n,
+    const struct store_audit *a, size_t *bad)
+{
+	struct store_record_enc		 m;
+	struct store_record_meta	 serial, counter;
+	struct tx			 tx;
+	char				 mk[META_KEY_MAX];
+	uint8_t				 kb[8], *assigned;
+	uint64_t			 base, num;
+	MDB_val				 key;
+	size_t				 i;
+	int				 err = STORE_OK, len, pass;
+	bool				 given;
+
+	*bad = n;
+	if (l == NULL || n == 0 || !audit_valid(a))
+		return STORE_INVAL;
+	for (i = 0; i < n; i++)
+		if (!license_valid(&l[i])) {
+			*bad = i;
+			return STORE_INVAL;
+		}
+	if ((assigned = calloc(n, 1)) == NULL) {
+		log_error("%s: out of memory", __func__);
+		return STORE_IO;
+	}
+	if ((err = tx_begin(lstore(st), &tx, true, __func__)) != STORE_OK) {
+		free(assigned);
+		return err;
+	}
+	if ((err = meta_get(&tx, META_SERIAL, &serial)) == STORE_NOTFOUND) {
+		serial.value = 1;
+		err = STORE_OK;
+	} else if (err != STORE_OK)
+		goto done;
+	base = serial.value;
+	for (pass = 0; pass < 2 && err == STORE_OK; pass++) {
+		for (i = 0; i < n; i++) {
+			given = l[i].lic.regno[0] != '\0' && !assigned[i];
+			if (given != (pass == 0))
+				continue;
+			*bad = i;
+			if ((err = product_require(&tx, l[i].lic.product)) !=
+			    STORE_OK)
+				goto done;
+			if (given) {
+				if (regno_counter_parse(l[i].lic.regno, mk,
+				    &num) == 0) {
+					if ((err = meta_get(&tx, mk, &counter)) ==
+					    STORE_NOTFOUND)
+						counter.value = 0;
+					else if (err != STORE_OK)
+						goto done;
+					if (counter.value < num &&
+					    (err = meta_put(&tx, mk, num,
+					    NULL)) != STORE_OK)
+						goto done;
+				}
+			} else {
+				snprintf(mk, sizeof(mk), "%s%s",
+				    META_REGNO_PREFIX, l[i].lic.product);
+				if ((err = meta_get(&tx, mk, &counter)) !=
+				    STORE_OK && err != STORE_NOTFOUND)
+					goto done;
+				counter.value++;
+				len = snprintf(l[i].lic.regno,
+				    sizeof(l[i].lic.regno), "%s-%06" PRIu64,
+				    l[i].lic.product, counter.value);
+				assigned[i] = 1;
+				if (len < 0 ||
+				    (size_t)len >= sizeof(l[i].lic.regno)) {
+					log_error("%s: regno counter of %s "
+					    "overflows", __func__,
+					    l[i].lic.product);
+					err = STORE_IO;
+					goto done;
+				}
+				if ((err = meta_put(&tx, mk, counter.value,
+				    NULL)) != STORE_OK)
+					goto done;
+			}
+			l[i].lic.serial = base + i;
+			store_record_license_encode(&l[i], &m);
+			store_record_be64_put(kb, l[i].lic.serial);
+			key = val_bytes(kb, sizeof(kb));
+			if ((err = db_put_new(&tx, DB_LICENSES, &key, &m)) !=
+			    STORE_OK)
+				goto done;
+			key = val_str(l[i].lic.regno);
+			err = db_put_raw(&tx, DB_REGNO, &key, kb, sizeof(kb),
+			    MDB_NOOVERWRITE);
+			if (err == STORE_EXISTS && !given) {
+				log_error("%s: regno %s is already indexed",
+				    __func__, l[i].lic.regno);
+				err = STORE_IO;
+			}
+			if (err != STORE_OK)
+				goto done;
+		}
+	}
+	*bad = n;
+	if ((err = meta_put(&tx, META_SERIAL, base + n, NULL)) == STORE_OK)
+		err = audit_put(&tx, a);
+done:
+	if ((err = tx_finish(&tx, err)) != STORE_OK) {
+		for (i = 0; i < n; i++) {
+			l[i].lic.serial = 0;
+			if (assigned[i])
+				l[i].lic.regno[0] = '\0';
+		}
+	}
+	free(assigned);
+	return err;
+}
+
 static int
 license_get_tx(struct tx *tx, uint64_t serial, struct store_license *l)
 {
@@ -1502,6 +1646,51 @@ lmdb_signing_key_put_once(struct store *st, const struct store_signing_key *k,
 	return tx_finish(&tx, err);
 }
 
+/* A signing key record that may be stored: a known state, id of pk. */
+static bool
+signing_key_valid(const struct store_signing_key *k)
+{
+	uint8_t	id[KG_KEY_ID_LEN];
+
+	if (k == NULL || k->state > KG_TRUST_COMPROMISED ||
+	    k->rotation_len > STORE_ROTATION_MAX)
+		return false;
+	key_id_compute(k->pk, id);
+	return memcmp(id, k->id, KG_KEY_ID_LEN) == 0;
+}
+
+/*
+ * A rotation in one write transaction: the new key (which must not be
+ * stored yet), the old one replaced, and the audit record.
+ */
+static int
+lmdb_signing_key_rotate_once(struct store *st,
+    const struct store_signing_key *next, const struct store_signing_key *prev,
+    const struct store_audit *a)
+{
+	struct store_record_enc	 m;
+	struct tx		 tx;
+	MDB_val			 key;
+	int			 err;
+
+	if (!signing_key_valid(next) || !signing_key_valid(prev) ||
+	    next->state != KG_TRUST_ACTIVE || next->rotation_len == 0 ||
+	    memcmp(next->id, prev->id, KG_KEY_ID_LEN) == 0 || !audit_valid(a))
+		return STORE_INVAL;
+	if ((err = tx_begin(lstore(st), &tx, true, __func__)) != STORE_OK)
+		return err;
+	store_record_signing_key_encode(next, &m);
+	key = val_bytes(next->id, KG_KEY_ID_LEN);
+	if ((err = db_put(&tx, DB_SIGNING_KEYS, &key, &m, MDB_NOOVERWRITE)) != 0)
+		goto done;
+	store_record_signing_key_encode(prev, &m);
+	key = val_bytes(prev->id, KG_KEY_ID_LEN);
+	if ((err = db_put(&tx, DB_SIGNING_KEYS, &key, &m, 0)) == 0)
+		err = audit_put(&tx, a);
+done:
+	return tx_finish(&tx, err);
+}
+
 static int
 visit_signing_key(void *arg, const MDB_val *key, const void *rec)
 {
@@ -1777,6 +1966,17 @@ lmdb_license_update(struct store *st, const struct store_license *l,
 }
 
 static int
+lmdb_license_import(struct store *st, struct store_license *l, size_t n,
+    const struct store_audit *a, size_t *bad)
+{
+	int	err = lmdb_license_import_once(st, l, n, a, bad);
+
+	if (map_grown(st, err))
+		err = lmdb_license_import_once(st, l, n, a, bad);
+	return err;
+}
+
+static int
 lmdb_act_register(struct store *st, const struct store_act *act,
     const struct store_audit *a)
 {
@@ -1835,6 +2035,17 @@ lmdb_signing_key_put(struct store *st, const struct store_signing_key *k,
 }
 
 static int
+lmdb_signing_key_rotate(struct store *st, const struct store_signing_key *next,
+    const struct store_signing_key *prev, const struct store_audit *a)
+{
+	int	err = lmdb_signing_key_rotate_once(st, next, prev, a);
+
+	if (map_grown(st, err))
+		err = lmdb_signing_key_rotate_once(st, next, prev, a);
+	return err;
+}
+
+static int
 lmdb_audit_append(struct store *st, const struct store_audit *a)
 {
 	int	err = lmdb_audit_append_once(st, a);
@@ -1861,6 +2072,7 @@ static const struct store_ops lmdb_ops = {
 	.license_get_regno = lmdb_license_get_regno,
 	.license_update = lmdb_license_update,
 	.license_list = lmdb_license_list,
+	.license_import = lmdb_license_import,
 	.act_register = lmdb_act_register,
 	.act_get = lmdb_act_get,
 	.act_void = lmdb_act_void,
@@ -1870,6 +2082,7 @@ static const struct store_ops lmdb_ops = {
 	.subscription_get = lmdb_subscription_get,
 	.signing_key_put = lmdb_signing_key_put,
 	.signing_key_list = lmdb_signing_key_list,
+	.signing_key_rotate = lmdb_signing_key_rotate,
 	.audit_append = lmdb_audit_append,
 	.audit_list = lmdb_audit_list,
 	.audit_verify = lmdb_audit_verify,

@@ -98,11 +98,17 @@ struct store_act {
 	kg_money		price;
 };
 
+/* A serialized RotationStatement (keygate.proto) is far shorter than this. */
+#define STORE_ROTATION_MAX	256
+
 struct store_signing_key {
 	uint8_t			pk[KG_PUBKEY_LEN];
 	uint8_t			id[KG_KEY_ID_LEN];
 	enum kg_trust_state	state;
 	int64_t			created_at;
+	/* The statement that introduced the key (rotation); 0 bytes for init's key. */
+	uint8_t			rotation[STORE_ROTATION_MAX];
+	size_t			rotation_len;
 };
 
 /*
@@ -187,6 +193,18 @@ struct store_ops {
 	int	(*license_update)(struct store *, const struct store_license *,
 		    uint32_t expect_revision, const struct store_audit *);
 	int	(*license_list)(struct store *, store_license_cb, void *ctx);
+	/*
+	 * An import: n new licenses and one audit record in one transaction,
+	 * all or nothing. Serials follow the array's order. An empty
+	 * lic.regno gets its product's next registration number; a given one
+	 * is kept, and the counter of its "<PREFIX>-<digits>" form moves past
+	 * it so the store never assigns it again. Serials and assigned regnos
+	 * are written back only on STORE_OK. A given regno already stored is
+	 * STORE_EXISTS, a license of no stored product STORE_INVAL, each with
+	 * *bad set to the license's index (n when no license is to blame).
+	 */
+	int	(*license_import)(struct store *, struct store_license *, size_t n,
+		    const struct store_audit *, size_t *bad);
 
 	int	(*act_register)(struct store *, const struct store_act *,
 		    const struct store_audit *);
@@ -204,6 +222,15 @@ struct store_ops {
 	int	(*signing_key_put)(struct store *, const struct store_signing_key *,
 		    const struct store_audit *);
 	int	(*signing_key_list)(struct store *, store_signing_key_cb, void *ctx);
+	/*
+	 * A rotation: next (the new active key, with its statement) and prev
+	 * (the key it replaces, now retired) and the audit record in one
+	 * transaction. STORE_EXISTS when next's id is already stored.
+	 */
+	int	(*signing_key_rotate)(struct store *,
+		    const struct store_signing_key *next,
+		    const struct store_signing_key *prev,
+		    const struct store_audit *);
 
 	int	(*audit_append)(struct store *, const struct store_audit *);
 	int	(*audit_list)(struct store *, int64_t since, store_audit_cb, void *ctx);

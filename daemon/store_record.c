@@ -364,6 +364,8 @@ store_record_signing_key_encode(const struct store_signing_key *k,
 	m->id = bytes_ref(k->id, KG_KEY_ID_LEN);
 	m->state = k->state;
 	m->created_at = k->created_at;
+	if (k->rotation_len > 0 && k->rotation_len <= STORE_ROTATION_MAX)
+		m->rotation = bytes_ref(k->rotation, k->rotation_len);
 }
 
 static int
@@ -375,10 +377,14 @@ signing_key_decode(const ProtobufCMessage *pm, void *out)
 	memset(k, 0, sizeof(*k));
 	if (bytes_copy(k->pk, KG_PUBKEY_LEN, &m->pk, false) ||
 	    bytes_copy(k->id, KG_KEY_ID_LEN, &m->id, false) ||
-	    m->state > KG_TRUST_COMPROMISED)
+	    m->state > KG_TRUST_COMPROMISED ||
+	    m->rotation.len > STORE_ROTATION_MAX)
 		return -1;
 	k->state = (enum kg_trust_state)m->state;
 	k->created_at = m->created_at;
+	if (m->rotation.len > 0)
+		memcpy(k->rotation, m->rotation.data, m->rotation.len);
+	k->rotation_len = m->rotation.len;
 	return 0;
 }
 

@@ -138,9 +138,12 @@ request_body_check(struct wire_request *req)
 			return request_invalid(req, KG_REASON_BAD_REQUEST,
 			    "activate: act must be a number of 1 to 32 bytes");
 		break;
+	case KEYGATE__REQUEST__BODY_ROTATIONS:
+		break;		/* no fields */
 	default:
 		return request_invalid(req, KG_REASON_BAD_REQUEST,
-		    "request has no body: send one of check, status, activate");
+		    "request has no body: send one of check, status, activate, "
+		    "rotations");
 	}
 	return WIRE_DECODE_OK;
 }
@@ -205,6 +208,8 @@ wire_request_type(const Keygate__Request *msg)
 		return "status";
 	case KEYGATE__REQUEST__BODY_ACTIVATE:
 		return "activate";
+	case KEYGATE__REQUEST__BODY_ROTATIONS:
+		return "rotations";
 	default:
 		return "none";
 	}
@@ -239,6 +244,9 @@ wire_reply_encode(struct signer *s, const struct wire_reply *r,
 	if (r->verdict != NULL) {
 		body.result_case = KEYGATE__REPLY_BODY__RESULT_VERDICT;
 		body.verdict = r->verdict;
+	} else if (r->rotations != NULL) {
+		body.result_case = KEYGATE__REPLY_BODY__RESULT_ROTATIONS;
+		body.rotations = r->rotations;
 	} else {
 		error.reason = (char *)(r->error_reason != NULL ?
 		    r->error_reason : "internal");

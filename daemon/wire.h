@@ -92,7 +92,7 @@ enum wire_decode	wire_request_decode(const uint8_t *buf, size_t len,
 /* Free what wire_request_decode unpacked; req may be decoded again after. */
 void	wire_request_clear(struct wire_request *req);
 
-/* "check", "status", "activate" or "none". */
+/* "check", "status", "activate", "rotations" or "none". */
 const char	*wire_request_type(const Keygate__Request *msg);
 
 /* Everything a reply body says besides its protocol version. */
@@ -102,14 +102,15 @@ struct wire_reply {
 	const uint8_t		*request_hash;	/* NULL or KG_HASH_LEN bytes */
 	int64_t			 server_time;	/* Unix seconds */
 	bool			 test_clock;
-	Keygate__Verdict	*verdict;	/* the result, or NULL for an error: */
+	Keygate__Verdict	*verdict;	/* the result, or NULL for ... */
+	Keygate__Rotations	*rotations;	/* ... this one, or NULL for an error: */
 	const char		*error_reason;	/* reason code of the Error reply */
 	const char		*error_detail;	/* NULL or human text */
 };
 
 /*
  * Build ReplyBody{protocol, nonce, request_hash, server_time, test_clock,
- * verdict or error}, sign it with signer_sign(KG_DOMAIN_REPLY), wrap it in
+ * verdict, rotations or error}, sign it with signer_sign(KG_DOMAIN_REPLY), wrap it in
  * Reply{body, signature, key_id} and frame it. *frame is malloc'd (caller
  * frees), *len includes the header. 0, or -1 (logged) with *frame NULL.
  */

@@ -66,7 +66,8 @@
 #define BENCH_DEPTH_MAX		128
 #define BENCH_DURATION_MAX	3600.0
 #define BENCH_DRAIN_NS		(5 * NS_PER_S)	/* wait for late replies */
-#define BENCH_IDLE_NS		(30 * NS_PER_S)	/* each phase of --idle */
+#define BENCH_PRIME_NS		(30 * NS_PER_S)	/* first request on every connection */
+#define BENCH_IDLE_NS		(30 * NS_PER_S)	/* the server accepting --idle N */
 #define BENCH_EVENTS		256
 #define BENCH_READ_CHUNK	16384
 #define BENCH_NONCE_POOL	256		/* nonces drawn per getrandom */
@@ -625,6 +626,59 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * One request on every live connection of w, then wait for every reply
+ * (BENCH_PRIME_NS at most): afterwards the server has accepted and served
+ * each connection once. Counted like any other request.
+ */
+static void
+worker_prime(struct worker *w)
+{
+	struct epoll_event	 evs[BENCH_EVENTS];
+	struct conn		*c;
+	uint64_t		 now, deadline;
+	uint32_t		 i;
+	int			 m, k;
+
+	now = now_ns();
+	for (i = 0; i < w->nconn; i++) {
+		c = &w->conn[i];
+		if (c->dead)
+			continue;
+		conn_request(c, w->t.sent, now);
+		conn_flush(c);
+	}
+	deadline = now_ns() + BENCH_PRIME_NS;
+	while (w->pending > 0 && now_ns() < deadline) {
+		if ((m = epoll_wait(w->epfd, evs, BENCH_EVENTS, 100)) == -1) {
+			if (errno == EINTR)
+				continue;
+			die("epoll_wait: %s", strerror(errno));
+		}
+		for (k = 0; k < m; k++) {
+			c = evs[k].data.ptr;
+			if (c->dead)
+				continue;
+			if (evs[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+				conn_read(c, now_ns());
+			if (!c->dead)
+				conn_flush(c);
+		}
+	}
+}
+
+/*
+ * Forget what the warm-up measured (latencies, counts, bytes); its errors
+ * stay counted.
+ */
+static void
+worker_reset(struct worker *w)
+{
+	memset(&w->hist, 0, sizeof(w->hist));
+	w->t.sent = w->t.replies = w->t.verified = 0;
+	w->t.req_bytes = w->t.reply_bytes = 0;
+}
+
 static void
 worker_setup(struct worker *w, uint32_t id, const int *fds, uint32_t n)
 {
@@ -720,7 +774,7 @@ bench_run(void)
 	struct tally	 t;
 	double		 cpu0 = -1, cpu1 = -1, ucpu0, ucpu1, elapsed;
 	long		 tree[PROC_TREE_MAX];
-	uint64_t	 errors, t_done;
+	uint64_t	 errors, t_done, warm = 0;
 	uint32_t	 i, off, n, failed;
 	int		*fds;
 
@@ -734,6 +788,17 @@ bench_run(void)
 	for (i = 0, off = 0; i < opt.threads; i++, off += n) {
 		n = opt.conns / opt.threads + (i < opt.conns % opt.threads);
 		worker_setup(&w[i], i, fds + off, n);
+	}
+	/*
+	 * Warm-up: every connection accepted and served once before the clock
+	 * starts (activations would spend acts, so they start cold).
+	 */
+	if (opt.mode != MODE_ACTIVATE) {
+		for (i = 0; i < opt.threads; i++) {
+			worker_prime(&w[i]);
+			warm += w[i].t.replies;
+			worker_reset(&w[i]);
+		}
 	}
 	if (pthread_barrier_init(&start_barrier, NULL, opt.threads + 1) != 0)
 		die("pthread_barrier_init failed");
@@ -769,6 +834,7 @@ bench_run(void)
 	printf("depth: %u\n", opt.depth);
 	printf("target_rate: %.0f\n", opt.rate);
 	printf("keys: %zu\n", load.n);
+	printf("warmup_replies: %" PRIu64 "\n", warm);
 	printf("elapsed_s: %.3f\n", elapsed);
 	printf("requests: %" PRIu64 "\n", t.sent);
 	printf("replies: %" PRIu64 "\n", t.replies);
@@ -836,12 +902,10 @@ static int
 bench_idle(void)
 {
 	struct worker	*w;
-	struct conn	*c;
-	struct epoll_event evs[BENCH_EVENTS];
-	uint64_t	 deadline, seq = 0;
+	uint64_t	 deadline;
 	long		 fd0, fdn, rss0, rss1, rss2, hwm, rsst;
 	uint32_t	 i, failed;
-	int		*fds, m, k, ret = 0;
+	int		*fds, ret = 0;
 
 	if ((fds = calloc(opt.idle, sizeof(*fds))) == NULL ||
 	    (w = calloc(1, sizeof(*w))) == NULL)
@@ -861,32 +925,7 @@ bench_idle(void)
 	opt.depth = 1;
 	opt.threads = 1;
 	worker_setup(w, 0, fds, opt.idle);
-	send_limit = UINT64_MAX;
-	t_begin = now_ns();
-	for (i = 0; i < w->nconn; i++) {
-		c = &w->conn[i];
-		if (c->dead)
-			continue;
-		conn_request(c, seq++, t_begin);
-		conn_flush(c);
-	}
-	deadline = now_ns() + BENCH_IDLE_NS;
-	while (w->pending > 0 && now_ns() < deadline) {
-		if ((m = epoll_wait(w->epfd, evs, BENCH_EVENTS, 100)) == -1) {
-			if (errno == EINTR)
-				continue;
-			die("epoll_wait: %s", strerror(errno));
-		}
-		for (k = 0; k < m; k++) {
-			c = evs[k].data.ptr;
-			if (c->dead)
-				continue;
-			if (evs[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-				conn_read(c, now_ns());
-			if (!c->dead)
-				conn_flush(c);
-		}
-	}
+	worker_prime(w);
 	w->t.timeouts = w->pending;
 	rss2 = proc_status_kb(opt.pid, "VmRSS");
 	hwm = proc_status_kb(opt.pid, "VmHWM");

@@ -45,14 +45,19 @@ check "latency p99 reported" grep -q '^latency_us_p99: [0-9]' "$T/run.out"
     --connections 2 --duration 30 --count 25 --verify-every 1 >"$T/count.out" 2>&1
 expect_eq "count bound: requests" "$(field "$T/count.out" requests)" 25
 expect_eq "count bound: verified" "$(field "$T/count.out" verified)" 25
+expect_eq "count bound: warm-up, one per connection" \
+    "$(field "$T/count.out" warmup_replies)" 2
 
-# Another vendor's key (the test vectors' one): every sampled reply fails.
+# Another vendor's key (the test vectors' one): every reply fails to verify,
+# the warm-up request of each of the 2 connections and the 20 of the run.
 echo "KGP1.A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg" >"$T/other.pub"
 "$KGBENCH" --port "$KG_PORT" --keys "$T/keys.txt" --pubkey "$T/other.pub" \
-    --connections 2 --count 20 --verify-every 2 >"$T/bad.out" 2>&1
+    --connections 2 --count 20 --verify-every 1 >"$T/bad.out" 2>&1
 expect_eq "wrong pubkey: exit status" "$?" 2
 expect_eq "wrong pubkey: verified" "$(field "$T/bad.out" verified)" 0
-expect_eq "wrong pubkey: verify failures" "$(field "$T/bad.out" verify_failed)" 10
+expect_eq "wrong pubkey: verify failures" "$(field "$T/bad.out" verify_failed)" 22
+expect_eq "wrong pubkey: first error" "$(field "$T/bad.out" first_error)" \
+    "reply signature does not verify"
 
 # Activations: three acts, each redeemed once by its own key.
 : >"$T/pairs.txt"

@@ -14,7 +14,8 @@
  * KG_FRAME_MAX, a Reply signed by the signer's key over the domain-separated
  * body, the body carrying protocol 1, the request's nonce and hash, the
  * server time, and an Error with a reason or a Verdict whose fields fit the
- * request (a re-signed key verifies and names the same license). Each
+ * request (a re-signed key verifies and names the same license), or for a
+ * RotationsRequest its Rotations (none: the fuzz daemon never rotated). Each
  * request is also decoded once more with malloc hooks (under a sanitizer)
  * to check that everything protobuf-c allocates for it is charged to the
  * request's budget (wire.h), and that the budget is never exceeded.
@@ -222,6 +223,12 @@ reply_check(const uint8_t *frame, size_t framelen, const uint8_t *msg,
 	case KEYGATE__REPLY_BODY__RESULT_VERDICT:
 		FUZZ_CHECK(reason == NULL);
 		verdict_check(body->verdict, req);
+		break;
+	case KEYGATE__REPLY_BODY__RESULT_ROTATIONS:
+		/* Only a RotationsRequest; the fuzz daemon has no rotation. */
+		FUZZ_CHECK(reason == NULL && req != NULL && req->msg != NULL &&
+		    req->msg->body_case == KEYGATE__REQUEST__BODY_ROTATIONS);
+		FUZZ_CHECK(body->rotations->n_statements == 0);
 		break;
 	default:
 		FUZZ_CHECK(!"a reply without a result");

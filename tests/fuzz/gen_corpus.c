@@ -15,6 +15,8 @@
  *
  * A second run makes new corpus keys: start from empty corpus directories
  * then, or inputs merged in by tests/fuzz/run keep key texts of the old ones.
+ * With --no-keys it writes only the seeds that carry no key text (and
+ * leaves corpus_keys.h alone): the way to add such seeds later.
  */
 #include <sys/stat.h>
 
@@ -436,6 +438,25 @@ frames_bad(void)
 		seed_blob("fuzz_frame", i == 0 ? "budget-unknown-fields-fit" :
 		    "budget-unknown-fields-over", &b);
 	}
+}
+
+/* Requests that carry no key: the RotationsRequest. */
+static void
+frames_keyless(void)
+{
+	Keygate__Request		req;
+	Keygate__RotationsRequest	rr = KEYGATE__ROTATIONS_REQUEST__INIT;
+	struct blob			b = { 0 };
+	uint8_t				nonce[32];
+
+	request_init(&req, nonce, sizeof(nonce));
+	req.body_case = KEYGATE__REQUEST__BODY_ROTATIONS;
+	req.rotations = &rr;
+	frame_add(&b, &req);
+	seed_blob("fuzz_frame", "rotations-request", &b);
+	frame_add(&b, &req);
+	frame_add(&b, &req);
+	seed_blob("fuzz_frame", "rotations-request-twice", &b);
 }
 
 /* ---- fuzz_key: key texts ---- */
@@ -860,6 +881,94 @@ reply_seeds(void)
 	seed_blob("fuzz_reply", "mode3-short-signature", &b);
 }
 
+/*
+ * fuzz_reply's rotation seeds (see fuzz_reply.c): a reply signed by the
+ * server's new key, with and without the harness's valid statement, and
+ * with statements of the input's own after the separator.
+ */
+static void
+reply_rotation_seeds(void)
+{
+	static const uint8_t		 sep[] = { 0, 'K', 'G', 'R', 'O', 'T', 0 };
+	Keygate__ReplyBody		 body = KEYGATE__REPLY_BODY__INIT;
+	Keygate__Verdict		 v = KEYGATE__VERDICT__INIT;
+	Keygate__RotationBody		 rb = KEYGATE__ROTATION_BODY__INIT;
+	Keygate__RotationStatement	 st[3], *stp[3];
+	Keygate__Rotations		 rots = KEYGATE__ROTATIONS__INIT;
+	struct blob			 b = { 0 };
+	uint8_t				 pk[KG_PUBKEY_LEN], id[KG_KEY_ID_LEN];
+	uint8_t				 sig[KG_SIG_LEN], rbuf[128], *buf, mode;
+	size_t				 len, rlen, i;
+
+	body.server_time = 1781524800;
+	body.result_case = KEYGATE__REPLY_BODY__RESULT_VERDICT;
+	body.verdict = &v;
+	v.verdict = "current";
+	v.reason = "ok";
+	v.regno = "ZHKH8-000001";
+	v.product = "ZHKH8";
+	v.state = "active";
+	len = keygate__reply_body__get_packed_size(&body);
+	FUZZ_CHECK((buf = malloc(len)) != NULL);
+	keygate__reply_body__pack(&body, buf);
+
+	/* Statements the client must refuse: bad signature, garbage body. */
+	memset(pk, 0x42, sizeof(pk));
+	memset(id, 0x17, sizeof(id));
+	memset(sig, 0, sizeof(sig));
+	rb.new_public_key.data = pk;
+	rb.new_public_key.len = sizeof(pk);
+	rb.old_key_id.data = id;
+	rb.old_key_id.len = sizeof(id);
+	rb.created = 1781524800;
+	rlen = keygate__rotation_body__pack(&rb, rbuf);
+	for (i = 0; i < 3; i++) {
+		keygate__rotation_statement__init(&st[i]);
+		stp[i] = &st[i];
+	}
+	st[0].body.data = rbuf;
+	st[0].body.len = rlen;
+	st[0].signature.data = sig;
+	st[0].signature.len = sizeof(sig);
+	st[1].body.data = (uint8_t *)"\xff\xff\xff";
+	st[1].body.len = 3;
+	st[1].signature.data = sig;
+	st[1].signature.len = 10;
+	st[2].body.data = rbuf;
+	st[2].body.len = rlen - 4;
+	rots.statements = stp;
+	rots.n_statements = 3;
+
+	mode = 0x31;	/* body with nonce and hash, new key, valid statement */
+	blob_add(&b, &mode, 1);
+	blob_add(&b, buf, len);
+	seed_blob("fuzz_reply", "rotation-valid-statement", &b);
+	mode = 0x11;	/* new key, no statement proves it */
+	blob_add(&b, &mode, 1);
+	blob_add(&b, buf, len);
+	seed_blob("fuzz_reply", "rotation-no-statement", &b);
+	for (i = 0; i < 2; i++) {
+		size_t	 n = keygate__rotations__get_packed_size(&rots);
+		uint8_t	*r;
+
+		FUZZ_CHECK((r = malloc(n)) != NULL);
+		keygate__rotations__pack(&rots, r);
+		mode = i == 0 ? 0x31 : 0x11;
+		blob_add(&b, &mode, 1);
+		blob_add(&b, buf, len);
+		blob_add(&b, sep, sizeof(sep));
+		blob_add(&b, r, n);
+		seed_blob("fuzz_reply", i == 0 ? "rotation-valid-and-forged" :
+		    "rotation-forged-only", &b);
+		free(r);
+	}
+	mode = 0x12;	/* body signed as given by the new key */
+	blob_add(&b, &mode, 1);
+	blob_add(&b, buf, len);
+	seed_blob("fuzz_reply", "rotation-mode2", &b);
+	free(buf);
+}
+
 /* Write corpus_keys.h and every target's seeds into the directory argv[1]. */
 int
 main(int argc, char **argv)
@@ -869,9 +978,9 @@ main(int argc, char **argv)
 	char			 path[PATH_MAX];
 	int			 i;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: fuzz_gen_corpus DIR (the tests/fuzz source "
-		    "directory)\n");
+	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "--no-keys") != 0)) {
+		fprintf(stderr, "usage: fuzz_gen_corpus DIR [--no-keys] (DIR: the "
+		    "tests/fuzz source directory)\n");
 		return 1;
 	}
 	outdir = argv[1];
@@ -881,6 +990,13 @@ main(int argc, char **argv)
 	for (i = 0; i < TARGETS_N; i++) {
 		snprintf(path, sizeof(path), "%s/corpus/%s", outdir, targets[i]);
 		dir_make(path);
+	}
+	frames_keyless();
+	reply_rotation_seeds();
+	if (argc == 3) {
+		printf("gen_corpus: wrote the seeds that need no corpus key in "
+		    "%s/corpus\n", outdir);
+		return 0;
 	}
 	FUZZ_CHECK((key_a = keypair_generate_new()) != NULL);
 	FUZZ_CHECK((key_b = keypair_generate_new()) != NULL);

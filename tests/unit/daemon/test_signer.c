@@ -156,12 +156,15 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* The signer process signs what the key itself would, in every domain. */
+/*
+ * The signer process signs what the key itself would, in the license and
+ * reply domains (rotation statements come only from a rotation).
+ */
 static void
 test_sign_matches_key(void **state)
 {
 	static const enum kg_domain	 domains[] = { KG_DOMAIN_LICENSE,
-	    KG_DOMAIN_REPLY, KG_DOMAIN_ROTATION };
+	    KG_DOMAIN_REPLY };
 	static const size_t		 lens[] = { 0, 1, 100, SIGNER_MSG_MAX };
 	struct kg_keypair		*kp = seed_keypair(0x42);
 	struct signer			*s;
@@ -202,7 +205,7 @@ test_sign_matches_key(void **state)
 	assert_no_children();
 }
 
-/* Over the limit or in an unknown domain: refused, signature zeroed. */
+/* Over the limit, in an unknown or the rotation domain: refused, signature zeroed. */
 static void
 test_sign_refused(void **state)
 {
@@ -222,6 +225,10 @@ test_sign_refused(void **state)
 	assert_memory_equal(sig, zero, KG_SIG_LEN);
 	memset(sig, 0xee, sizeof(sig));
 	assert_int_equal(signer_sign(s, (enum kg_domain)7, msg, 10, sig), -1);
+	assert_memory_equal(sig, zero, KG_SIG_LEN);
+	/* Given bytes are never signed in the rotation domain. */
+	memset(sig, 0xee, sizeof(sig));
+	assert_int_equal(signer_sign(s, KG_DOMAIN_ROTATION, msg, 10, sig), -1);
 	assert_memory_equal(sig, zero, KG_SIG_LEN);
 	/* Refusals are not failures: the same process still signs. */
 	assert_int_equal(signer_sign(s, KG_DOMAIN_REPLY, msg, 10, sig), 0);

@@ -1,0 +1,596 @@
+/*
+ * keygated's metrics: one set of counters for the whole process, bumped by
+ * the request path (dispatch.c for requests, replies, check verdicts and
+ * check latency; renew.c for renewals the store made; check.c for
+ * activation-basis licenses fixed by their first check), and an optional
+ * HTTP listener (libevent's evhttp on the daemon's event base) that serves
+ * them.
+ *
+ *   GET /metrics   the counters in the Prometheus text exposition format
+ *                  (version 0.0.4); the families are listed in
+ *                  metrics_render and in keygated(8)
+ *   GET /healthz   200 "ok" when the store answers a read and the signer
+ *                  has not given up; 503 with the reason otherwise
+ *   anything else  404 (GET and HEAD only; other methods are refused)
+ *
+ * The listener is off by default (metrics_listen empty). It must be bound
+ * to a loopback address unless metrics_allow_remote = yes: the page tells
+ * anyone who can read it how busy the server is and which errors it
+ * answers, and evhttp has no connection cap of its own, so remote scrapers
+ * belong behind a firewall or a reverse proxy.
+ *
+ * Threads: keygated is single-threaded, so the counters are plain uint64_t.
+ * Worker threads (planned) must make every counter an atomic (C11
+ * atomic_fetch_add with memory_order_relaxed) or keep them per thread and
+ * sum them when rendering.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "listen.h"
+#include "log.h"
+#include "metrics.h"
+#include "policy.h"
+#include "signer.h"
+#include "store.h"
+
+#define METRICS_BACKLOG		16
+#define METRICS_TIMEOUT		10	/* seconds for a request to arrive */
+#define METRICS_HEADERS_MAX	8192	/* bytes of a request's headers */
+#define METRICS_BODY_MAX	1024	/* bytes of a request's body */
+#define METRICS_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* The verdicts of keygate_checks_total, in enum kg_verdict_kind order. */
+#define METRICS_VERDICTS	4
+
+/* Reason codes by enum kg_reason, and one more slot for any other text. */
+#define METRICS_REASONS		(KG_REASON__COUNT + 1)
+#define METRICS_REASON_OTHER	KG_REASON__COUNT
+
+/* The activate outcomes that are not refusal reasons. */
+enum redemption_kind {
+	REDEEM_RENEWED,
+	REDEEM_REPEATED,
+	REDEEM_ERROR,
+	REDEEM__COUNT
+};
+
+static const char *const redeem_names[REDEEM__COUNT] = {
+	"renewed", "repeated", "error",
+};
+
+static const char *const request_names[METRICS_REQ__COUNT] = {
+	"check", "status", "activate", "rotations", "unreadable",
+};
+
+/* Upper bounds of the check latency buckets, in ns, and as the le label. */
+static const uint64_t bucket_ns[] = {
+	50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
+	25000000, 50000000, 100000000, 250000000, 500000000, 1000000000,
+};
+static const char *const bucket_le[NELEM(bucket_ns)] = {
+	"5e-05", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
+	"0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1",
+};
+
+/* The counters (see the top of the file on threads). */
+static struct {
+	uint64_t	requests[METRICS_REQ__COUNT];
+	uint64_t	checks[METRICS_VERDICTS];
+	uint64_t	replies[2][METRICS_REASONS];	/* [error?][reason] */
+	uint64_t	redeem[REDEEM__COUNT];
+	uint64_t	redeem_refused[METRICS_REASONS];
+	uint64_t	check_bucket[NELEM(bucket_ns) + 1];	/* last: above 1 s */
+	uint64_t	check_count;
+	uint64_t	check_sum_ns;
+	uint64_t	first_activations;
+	int64_t		start_time;	/* Unix seconds, set on first use */
+} m;
+
+/* The listener; at most one per process. */
+static struct {
+	struct daemon		*d;
+	struct evhttp		*http;
+	char			 data_file[PATH_MAX + 16];
+} srv;
+
+static void
+metrics_start_time_init(void)
+{
+	if (m.start_time == 0)
+		m.start_time = (int64_t)time(NULL);
+}
+
+/* The slot of a reason code; METRICS_REASON_OTHER for anything else. */
+static size_t
+metrics_reason_slot(const char *reason)
+{
+	enum kg_reason	r;
+
+	if (reason != NULL && reason_parse(reason, &r) == 0 &&
+	    (size_t)r < KG_REASON__COUNT)
+		return (size_t)r;
+	return METRICS_REASON_OTHER;
+}
+
+static const char *
+metrics_reason_label(size_t slot)
+{
+	return slot == METRICS_REASON_OTHER ? "other" :
+	    reason_name((enum kg_reason)slot);
+}
+
+/* ---- the hooks ---- */
+
+/* One request of type t arrived. */
+void
+metrics_count_request(enum metrics_request t)
+{
+	metrics_start_time_init();
+	if ((size_t)t < METRICS_REQ__COUNT)
+		m.requests[t]++;
+}
+
+/* One reply was signed. */
+void
+metrics_count_reply(bool error, const char *reason)
+{
+	m.replies[error ? 1 : 0][metrics_reason_slot(reason)]++;
+}
+
+/* A check request was handled in nsec nanoseconds. */
+void
+metrics_count_check(const char *verdict, uint64_t nsec)
+{
+	size_t	i;
+
+	if (verdict != NULL) {
+		for (i = 0; i < METRICS_VERDICTS; i++)
+			if (strcmp(verdict, policy_verdict_name(
+			    (enum kg_verdict_kind)i)) == 0) {
+				m.checks[i]++;
+				break;
+			}
+	}
+	for (i = 0; i < NELEM(bucket_ns) && nsec > bucket_ns[i]; i++)
+		;
+	m.check_bucket[i]++;
+	m.check_count++;
+	m.check_sum_ns += nsec;
+}
+
+/* The outcome of one activate request. */
+void
+metrics_count_redemption(const char *result)
+{
+	size_t	i;
+
+	for (i = 0; i < REDEEM__COUNT; i++)
+		if (strcmp(result, redeem_names[i]) == 0) {
+			m.redeem[i]++;
+			return;
+		}
+	m.redeem_refused[metrics_reason_slot(result)]++;
+}
+
+/* An activation-basis license had its support fixed by its first check. */
+void
+metrics_count_first_activation(void)
+{
+	m.first_activations++;
+}
+
+/* ---- settings ---- */
+
+/*
+ * Resolve "HOST:PORT" or "[HOST]:PORT" (numeric host, "localhost", or "*"
+ * and "" for every IPv4 address) into *res. 0, or -1 with why in err.
+ */
+static int
+metrics_addr_resolve(const char *s, struct addrinfo **res, char *err,
+    size_t errlen)
+{
+	struct addrinfo	 hints;
+	const char	*colon, *end;
+	char		 host[INET6_ADDRSTRLEN + 1], port[8];
+	size_t		 n;
+	int		 rc;
+
+	if (s[0] == '[') {
+		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
+			goto syntax;
+		n = (size_t)(end - s - 1);
+		if (n == 0 || n >= sizeof(host))
+			goto syntax;
+		memcpy(host, s + 1, n);
+		host[n] = '\0';
+		colon = end + 1;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			goto syntax;
+		n = (size_t)(colon - s);
+		if (n >= sizeof(host) || memchr(s, ':', n) != NULL)
+			goto syntax;
+		memcpy(host, s, n);
+		host[n] = '\0';
+		if (n == 0 || strcmp(host, "*") == 0)
+			snprintf(host, sizeof(host), "0.0.0.0");
+		else if (strcmp(host, "localhost") == 0)
+			snprintf(host, sizeof(host), "127.0.0.1");
+	}
+	n = strlen(colon + 1);
+	if (n == 0 || n >= sizeof(port) || n > 5 ||
+	    strspn(colon + 1, "0123456789") != n || atoi(colon + 1) > 65535)
+		goto syntax;
+	memcpy(port, colon + 1, n + 1);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, res)) != 0) {
+		snprintf(err, errlen, "\"%s\" is not a numeric address (%s)",
+		    host, gai_strerror(rc));
+		return -1;
+	}
+	return 0;
+syntax:
+	snprintf(err, errlen, "expected HOST:PORT or [IPv6]:PORT with a "
+	    "numeric address, e.g. 127.0.0.1:9447");
+	return -1;
+}
+
+static bool
+metrics_addr_loopback(const struct sockaddr *sa)
+{
+	const struct sockaddr_in6	*s6;
+	const uint8_t			*b;
+
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)(const void *)sa)->
+		    sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family != AF_INET6)
+		return false;
+	s6 = (const struct sockaddr_in6 *)(const void *)sa;
+	if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+		return true;
+	b = s6->sin6_addr.s6_addr;
+	return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) && b[12] == 127;
+}
+
+/* Check the metrics settings: see metrics.h. */
+int
+metrics_conf_check(const struct config *c, const char *path, char *err,
+    size_t errlen)
+{
+	struct addrinfo	*res = NULL;
+	char		 why[160];
+	bool		 loopback;
+
+	if (c->metrics_listen[0] == '\0')
+		return 0;
+	if (metrics_addr_resolve(c->metrics_listen, &res, why,
+	    sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s: metrics_listen = %s: %s", path,
+		    c->metrics_listen, why);
+		return -1;
+	}
+	loopback = metrics_addr_loopback(res->ai_addr);
+	freeaddrinfo(res);
+	if (!loopback && !c->metrics_allow_remote) {
+		snprintf(err, errlen, "%s: metrics_listen = %s is not a "
+		    "loopback address: use 127.0.0.1 or [::1], or set "
+		    "metrics_allow_remote = yes to serve metrics to other "
+		    "machines", path, c->metrics_listen);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- /metrics ---- */
+
+static void
+metrics_family(struct evbuffer *b, const char *name, const char *type,
+    const char *help)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
+}
+
+/* Nanoseconds as seconds with nine decimals, without floating point. */
+static void
+metrics_add_seconds(struct evbuffer *b, uint64_t ns)
+{
+	evbuffer_add_printf(b, "%" PRIu64 ".%09" PRIu64, ns / 1000000000,
+	    ns % 1000000000);
+}
+
+static void
+metrics_render(struct evbuffer *b)
+{
+	struct stat	 sb;
+	uint64_t	 cum;
+	size_t		 i, e;
+	int		 have_size;
+
+	metrics_family(b, "keygate_build_info", "gauge",
+	    "keygated's version (always 1).");
+	evbuffer_add_printf(b, "keygate_build_info{version=\"%s\"} 1\n",
+	    KG_VERSION_TEXT);
+	metrics_family(b, "process_start_time_seconds", "gauge",
+	    "When keygated started, in Unix seconds.");
+	evbuffer_add_printf(b, "process_start_time_seconds %" PRId64 "\n",
+	    m.start_time);
+
+	metrics_family(b, "keygate_requests_total", "counter",
+	    "Requests on the public port by type (unreadable: a frame that "
+	    "named no request).");
+	for (i = 0; i < METRICS_REQ__COUNT; i++)
+		evbuffer_add_printf(b, "keygate_requests_total{type=\"%s\"} %"
+		    PRIu64 "\n", request_names[i], m.requests[i]);
+
+	metrics_family(b, "keygate_checks_total", "counter",
+	    "Update checks answered with a verdict, by verdict.");
+	for (i = 0; i < METRICS_VERDICTS; i++)
+		evbuffer_add_printf(b, "keygate_checks_total{verdict=\"%s\"} %"
+		    PRIu64 "\n", policy_verdict_name((enum kg_verdict_kind)i),
+		    m.checks[i]);
+
+	metrics_family(b, "keygate_replies_total", "counter",
+	    "Signed replies by reason code; kind=\"error\" are Error replies "
+	    "(protocol and validation errors), kind=\"verdict\" the rest. "
+	    "Only reasons seen so far are listed.");
+	for (e = 0; e < 2; e++)
+		for (i = 0; i < METRICS_REASONS; i++)
+			if (m.replies[e][i] != 0)
+				evbuffer_add_printf(b, "keygate_replies_total{"
+				    "kind=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+				    e ? "error" : "verdict",
+				    metrics_reason_label(i), m.replies[e][i]);
+
+	metrics_family(b, "keygate_redemptions_total", "counter",
+	    "Act redemptions (activate requests) by result: renewed, "
+	    "repeated (the same act again by the key it renewed), error, or "
+	    "the refusal's reason code. Refusal reasons are listed once seen.");
+	for (i = 0; i < REDEEM__COUNT; i++)
+		evbuffer_add_printf(b, "keygate_redemptions_total{result=\"%s\"} "
+		    "%" PRIu64 "\n", redeem_names[i], m.redeem[i]);
+	for (i = 0; i < METRICS_REASONS; i++)
+		if (m.redeem_refused[i] != 0)
+			evbuffer_add_printf(b, "keygate_redemptions_total{"
+			    "result=\"%s\"} %" PRIu64 "\n",
+			    metrics_reason_label(i), m.redeem_refused[i]);
+
+	metrics_family(b, "keygate_license_activations_total", "counter",
+	    "Activation-basis licenses whose support was fixed by their "
+	    "first check.");
+	evbuffer_add_printf(b, "keygate_license_activations_total %" PRIu64
+	    "\n", m.first_activations);
+
+	metrics_family(b, "keygate_check_duration_seconds", "histogram",
+	    "Time to handle one check request (store reads and policy; "
+	    "signing the reply excluded).");
+	for (i = 0, cum = 0; i < NELEM(bucket_ns); i++) {
+		cum += m.check_bucket[i];
+		evbuffer_add_printf(b, "keygate_check_duration_seconds_bucket{"
+		    "le=\"%s\"} %" PRIu64 "\n", bucket_le[i], cum);
+	}
+	evbuffer_add_printf(b, "keygate_check_duration_seconds_bucket{"
+	    "le=\"+Inf\"} %" PRIu64 "\n", m.check_count);
+	evbuffer_add_printf(b, "keygate_check_duration_seconds_sum ");
+	metrics_add_seconds(b, m.check_sum_ns);
+	evbuffer_add_printf(b, "\nkeygate_check_duration_seconds_count %"
+	    PRIu64 "\n", m.check_count);
+
+	metrics_family(b, "keygate_open_connections", "gauge",
+	    "Open connections on the public port.");
+	evbuffer_add_printf(b, "keygate_open_connections %zu\n",
+	    srv.d->listener != NULL ? listener_connections(srv.d->listener) :
+	    (size_t)0);
+
+	have_size = stat(srv.data_file, &sb) == 0;
+	metrics_family(b, "keygate_store_size_bytes", "gauge",
+	    "Size of the store's data file (data.mdb).");
+	if (have_size)
+		evbuffer_add_printf(b, "keygate_store_size_bytes %jd\n",
+		    (intmax_t)sb.st_size);
+}
+
+/* ---- the HTTP listener ---- */
+
+static void
+metrics_reply_text(struct evhttp_request *req, int code, const char *reason,
+    const char *text)
+{
+	struct evbuffer	*b;
+
+	if ((b = evbuffer_new()) == NULL) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	evbuffer_add(b, text, strlen(text));
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; charset=utf-8");
+	evhttp_send_reply(req, code, reason, b);
+	evbuffer_free(b);
+}
+
+/* 200 "ok" when the store answers a read and the signer works. */
+static void
+metrics_healthz(struct evhttp_request *req)
+{
+	struct store	*st = srv.d->store;
+	uint32_t	 version;
+
+	if (st == NULL || st->ops->schema_version(st, &version) != STORE_OK) {
+		metrics_reply_text(req, 503, "Service Unavailable",
+		    "unhealthy: the store does not answer\n");
+		return;
+	}
+	if (srv.d->signer == NULL || signer_failed(srv.d->signer)) {
+		metrics_reply_text(req, 503, "Service Unavailable",
+		    "unhealthy: the signer process has failed\n");
+		return;
+	}
+	metrics_reply_text(req, HTTP_OK, "OK", "ok\n");
+}
+
+static void
+metrics_http_cb(struct evhttp_request *req, void *arg)
+{
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(req);
+	const char		*path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	struct evbuffer		*b;
+
+	(void)arg;
+	if (path != NULL && strcmp(path, "/metrics") == 0) {
+		if ((b = evbuffer_new()) == NULL) {
+			evhttp_send_error(req, HTTP_INTERNAL, NULL);
+			return;
+		}
+		metrics_render(b);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", METRICS_CONTENT_TYPE);
+		evhttp_send_reply(req, HTTP_OK, "OK", b);
+		evbuffer_free(b);
+		return;
+	}
+	if (path != NULL && strcmp(path, "/healthz") == 0) {
+		metrics_healthz(req);
+		return;
+	}
+	metrics_reply_text(req, HTTP_NOTFOUND, "Not Found",
+	    "not found: keygated serves /metrics and /healthz\n");
+}
+
+/* Write "PORT\n" to path through a temporary file, so readers never see half. */
+static int
+metrics_port_file_write(const char *path, unsigned port)
+{
+	char	tmp[PATH_MAX + 16], line[16];
+	int	fd, n;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	n = snprintf(line, sizeof(line), "%u\n", port);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) == -1)
+		return -1;
+	if (write(fd, line, (size_t)n) != n) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Start the HTTP listener: see metrics.h. */
+int
+metrics_start(struct daemon *d, char *err, size_t errlen)
+{
+	struct evconnlistener	*lev = NULL;
+	struct addrinfo		*res = NULL;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	unsigned		 bound = 0;
+
+	metrics_start_time_init();
+	if (d->conf.metrics_listen[0] == '\0')
+		return 0;
+	if (srv.http != NULL) {
+		snprintf(err, errlen, "metrics: the listener already runs");
+		return -1;
+	}
+	if (metrics_conf_check(&d->conf, "metrics", err, errlen) == -1 ||
+	    metrics_addr_resolve(d->conf.metrics_listen, &res, err,
+	    errlen) == -1)
+		return -1;
+	srv.d = d;
+	snprintf(srv.data_file, sizeof(srv.data_file), "%s/data.mdb",
+	    d->datadir);
+	if ((srv.http = evhttp_new(d->base)) == NULL) {
+		snprintf(err, errlen, "metrics: out of memory");
+		goto fail;
+	}
+	evhttp_set_allowed_methods(srv.http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_timeout(srv.http, METRICS_TIMEOUT);
+	evhttp_set_max_headers_size(srv.http, METRICS_HEADERS_MAX);
+	evhttp_set_max_body_size(srv.http, METRICS_BODY_MAX);
+	evhttp_set_gencb(srv.http, metrics_http_cb, NULL);
+	lev = evconnlistener_new_bind(d->base, NULL, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    METRICS_BACKLOG, res->ai_addr, (int)res->ai_addrlen);
+	if (lev == NULL) {
+		snprintf(err, errlen, "metrics: cannot listen on %s: %s",
+		    d->conf.metrics_listen, strerror(errno));
+		goto fail;
+	}
+	if (evhttp_bind_listener(srv.http, lev) == NULL) {
+		evconnlistener_free(lev);
+		snprintf(err, errlen, "metrics: cannot serve HTTP on %s",
+		    d->conf.metrics_listen);
+		goto fail;
+	}
+	if (getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&ss,
+	    &sslen) == 0) {
+		if (ss.ss_family == AF_INET)
+			bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			bound = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	if (d->conf.metrics_port_file[0] != '\0' &&
+	    metrics_port_file_write(d->conf.metrics_port_file, bound) == -1) {
+		snprintf(err, errlen, "metrics: cannot write the port file %s: "
+		    "%s", d->conf.metrics_port_file, strerror(errno));
+		goto fail;
+	}
+	freeaddrinfo(res);
+	log_info("metrics on http://%s/metrics (port %u)%s",
+	    d->conf.metrics_listen, bound,
+	    metrics_addr_loopback((struct sockaddr *)&ss) ? "" :
+	    "; metrics_allow_remote: other machines may read it");
+	return 0;
+fail:
+	freeaddrinfo(res);
+	metrics_stop();
+	return -1;
+}
+
+/* Stop the listener and close its connections. */
+void
+metrics_stop(void)
+{
+	if (srv.http != NULL)
+		evhttp_free(srv.http);
+	srv.http = NULL;
+	srv.d = NULL;
+}
