@@ -281,6 +281,51 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(d->base, &grace);
 }
 
+/* What SIGHUP reloads: the options keygated run was started with. */
+static const struct options	*run_options;
+
+/*
+ * SIGHUP: read the configuration into a fresh struct and, only when it is
+ * valid, swap in the settings that apply on the fly (limits, timeouts, log
+ * level, admin uids). Settings bound at start (listen, sockets, key file,
+ * map size, metrics) keep their running values; a change to one is logged
+ * as needing a restart.
+ */
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon	*d = arg;
+	struct config	 c;
+
+	(void)sig;
+	(void)what;
+	if (load_config(run_options, &c) == -1) {
+		log_warn("SIGHUP: configuration not reloaded (see the line above); "
+		    "keeping the running one");
+		return;
+	}
+#define KEEP(field) do {						\
+	if (memcmp(&c.field, &d->conf.field, sizeof(c.field)) != 0)	\
+		log_warn("SIGHUP: %s changed: restart keygated to apply it", \
+		    #field);						\
+	memcpy(&c.field, &d->conf.field, sizeof(c.field));		\
+} while (0)
+	KEEP(listen);
+	KEEP(admin_socket);
+	KEEP(key_file);
+	KEEP(passphrase_file);
+	KEEP(port_file);
+	KEEP(map_size_mb);
+	KEEP(map_size_max_mb);
+	KEEP(metrics_listen);
+	KEEP(metrics_allow_remote);
+	KEEP(metrics_port_file);
+#undef KEEP
+	d->conf = c;
+	log_set_level(d->conf.log_level);
+	log_info("SIGHUP: configuration reloaded");
+}
+
 /* The signer gave up (it logged why): stop now; keygated exits 1. */
 static void
 on_signer_stop(void *arg)
@@ -298,7 +343,7 @@ cmd_run(const struct options *o)
 {
 	struct daemon		 d;
 	struct store_options	 sopt = { 0 };
-	struct event		*sigterm = NULL, *sigint = NULL;
+	struct event		*sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	char			 keypath[PATH_MAX], err[PATH_MAX + 256];
 	int			 rc, ret = 1;
 
@@ -354,8 +399,11 @@ cmd_run(const struct options *o)
 		fatal("event_base_new failed");
 	sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
 	sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
-	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) == -1 ||
-	    evsignal_add(sigint, NULL) == -1)
+	run_options = o;
+	sighup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+	if (sigterm == NULL || sigint == NULL || sighup == NULL ||
+	    evsignal_add(sigterm, NULL) == -1 || evsignal_add(sigint, NULL) == -1 ||
+	    evsignal_add(sighup, NULL) == -1)
 		fatal("cannot install signal handlers");
 	if (signer_watch(d.signer, d.base, on_signer_stop, &d) == -1)
 		fatal("cannot watch the signer process");
@@ -387,6 +435,8 @@ fail:
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
+	if (sighup != NULL)
+		event_free(sighup);
 	signer_close(d.signer);
 	if (d.base != NULL)
 		event_base_free(d.base);
