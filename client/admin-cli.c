@@ -34,6 +34,7 @@
 #include "date.h"
 #include "kglimits.h"
 #include "money.h"
+#include "text.h"
 #include "version.h"
 
 #include "../daemon/admin.h"
@@ -131,18 +132,6 @@ parse_uint(const char *what, const char *s, unsigned long min,
 }
 
 static bool
-code_valid(const char *s)
-{
-	size_t	i, n = strlen(s);
-
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_' &&
-		    s[i] != '.' && s[i] != '-')
-			return false;
-	return n >= 1 && n <= KG_CODE_MAX;
-}
-
-static bool
 text_valid(const char *s, size_t max)
 {
 	size_t	i, n = strlen(s);
@@ -151,18 +140,6 @@ text_valid(const char *s, size_t max)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			return false;
 	return n >= 1 && n <= max;
-}
-
-static bool
-act_valid(const char *s)
-{
-	size_t	i, n = strlen(s);
-
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_' &&
-		    s[i] != '.' && s[i] != '/' && s[i] != '-')
-			return false;
-	return n >= 1 && n <= KG_CODE_MAX;
 }
 
 static bool
@@ -193,12 +170,9 @@ sha256_valid(const char *s)
 static bool
 url_valid(const char *s, size_t max)
 {
-	size_t	i;
+	size_t	n = strlen(s);
 
-	for (i = 0; s[i] != '\0'; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return false;
-	return i >= 1 && i <= max;
+	return n >= 1 && n <= max && text_url_valid(s, n);
 }
 
 /*
@@ -290,7 +264,7 @@ arg_set(const struct arg_spec *a, const char *value, json_t *req)
 		snprintf(what, sizeof(what), "%s: %s", cmd_name, a->field);
 	switch (a->kind) {
 	case ARG_CODE:
-		if (code_valid(value))
+		if (text_code_valid(value, strlen(value), KG_CODE_MAX, 0))
 			return set_str(req, a->field, value);
 		usage_error("%s '%s': expected 1 to %d letters, digits, '_', "
 		    "'.' or '-'", what, value, KG_CODE_MAX);
@@ -347,7 +321,7 @@ arg_set(const struct arg_spec *a, const char *value, json_t *req)
 	case ARG_KEY_OR_REGNO:
 		return set_key_or_regno(req, value);
 	case ARG_ACT:
-		if (act_valid(value))
+		if (text_code_valid(value, strlen(value), KG_CODE_MAX, 1))
 			return set_str(req, a->field, value);
 		usage_error("%s '%s': expected 1 to %d letters, digits, '_', "
 		    "'.', '/' or '-'", what, value, KG_CODE_MAX);

@@ -29,7 +29,6 @@
  */
 #include <sys/stat.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -46,6 +45,7 @@
 
 #include "admin-cmd.h"
 #include "kglimits.h"
+#include "text.h"
 
 #include "../daemon/admin.h"
 #include "../daemon/admin_ops.h"
@@ -577,12 +577,7 @@ import_name(struct import *im)
 	base = base != NULL ? base + 1 : im->path;
 	if (strcmp(im->path, "-") == 0 || base[0] == '\0')
 		base = "stdin";
-	n = strlen(base);
-	if (n > CSV_FILE_NAME_MAX) {
-		n = CSV_FILE_NAME_MAX;
-		while (n > 0 && ((unsigned char)base[n] & 0xc0) == 0x80)
-			n--;
-	}
+	n = text_utf8_cut(base, CSV_FILE_NAME_MAX);
 	memcpy(im->name, base, n);
 	im->name[n] = '\0';
 	for (i = 0; i < n; i++)
@@ -928,18 +923,6 @@ csv_put_license(FILE *f, json_t *k)
 	csv_put_field(f, str_of(k, "key", ""), true);
 }
 
-static bool
-csv_code_valid(const char *s)
-{
-	size_t	i, n = strlen(s);
-
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_' &&
-		    s[i] != '.' && s[i] != '-')
-			return false;
-	return n >= 1 && n <= KG_CODE_MAX;
-}
-
 /* key export [--product P] [FILE|-] */
 static int
 csv_export_run(const struct opts *o, int argc, char **argv)
@@ -972,7 +955,7 @@ csv_export_run(const struct opts *o, int argc, char **argv)
 	}
 	if (argc - optind == 1)
 		path = argv[optind];
-	if (product != NULL && !csv_code_valid(product)) {
+	if (product != NULL && !text_code_valid(product, strlen(product), KG_CODE_MAX, 0)) {
 		usage_error("key export: --product '%s': expected 1 to %d "
 		    "letters, digits, '_', '.' or '-'", product, KG_CODE_MAX);
 		return EXIT_USAGE;

@@ -18,6 +18,7 @@
 
 #include "client_int.h"
 #include "kgerr.h"
+#include "text.h"
 
 #ifndef KG_VERSION_TEXT
 #define KG_VERSION_TEXT		"0.1.0"
@@ -262,7 +263,6 @@ client_file_read(const char *path, size_t max, char **out)
 {
 	char	*buf = NULL;
 	size_t	 len = 0;
-	ssize_t	 n;
 	int	 fd;
 
 	*out = NULL;
@@ -270,18 +270,8 @@ client_file_read(const char *path, size_t max, char **out)
 		return -1;
 	if ((buf = malloc(max + 1)) == NULL)
 		goto fail;
-	for (;;) {
-		n = read(fd, buf + len, max + 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			goto fail;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max)
-			goto fail;
-	}
+	if (text_fd_read(fd, buf, max, &len) == -1)
+		goto fail;
 	buf[len] = '\0';
 	close(fd);
 	*out = buf;

@@ -38,6 +38,7 @@
 #define ROTATION_STATEMENT_MAX	512		/* bytes of one serialized statement */
 
 struct Keygate__Request;
+struct Keygate__Reply;
 
 /* A server as added: the text for kg_result_server, and its parts. */
 struct kg_server {
@@ -146,6 +147,12 @@ int		 transport_transact_kept(kg_client *c, const struct client_req *rq,
 		    uint8_t **reply, size_t *reply_len);
 
 /* reply.c */
+/*
+ * KGE_OK when rep (a Keygate__Reply) is signed by pk in the direct or the
+ * batched form (proto/README.md "Batched reply signatures").
+ */
+int		 reply_signature_verify(const uint8_t pk[KG_PUBKEY_LEN],
+		    const struct Keygate__Reply *rep);
 int		 reply_verify(kg_client *c, const struct client_req *rq,
 		    const uint8_t *buf, size_t len, const char *server,
 		    kg_result **out);

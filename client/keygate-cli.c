@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "keygate.h"
+#include "text.h"
 
 #define CLI_DEFAULT_SERVER	"127.0.0.1:7447"
 #define CLI_SERVERS_MAX		16
@@ -132,7 +133,6 @@ cli_file_read(const char *path, char **out)
 	struct stat	 st;
 	char		*buf = NULL;
 	size_t		 len = 0;
-	ssize_t		 n;
 	int		 fd, saved;
 
 	*out = NULL;
@@ -146,20 +146,8 @@ cli_file_read(const char *path, char **out)
 	}
 	if ((buf = malloc(CLI_FILE_MAX + 1)) == NULL)
 		goto fail;
-	for (;;) {
-		n = read(fd, buf + len, CLI_FILE_MAX + 1 - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			goto fail;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > CLI_FILE_MAX) {
-			errno = EFBIG;
-			goto fail;
-		}
-	}
+	if (text_fd_read(fd, buf, CLI_FILE_MAX, &len) == -1)
+		goto fail;
 	buf[len] = '\0';
 	close(fd);
 	*out = buf;

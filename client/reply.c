@@ -2,8 +2,10 @@
  * libkeygate's reply checks: nothing in a reply is believed before it has
  * passed them, in this order:
  *   1. the Reply frame decodes (KG_ERR_PROTOCOL);
- *   2. it is signed, over "keygate-reply-v1\0" || body, by a key of the
- *      trust set that is not marked compromised (KG_ERR_UNTRUSTED);
+ *   2. it is signed, over "keygate-reply-v1\0" || body (or, in the batched
+ *      form, over "keygate-reply-batch-v1\0" || the Merkle root its index
+ *      and path lead to: proto/README.md), by a key of the trust set that is
+ *      not marked compromised (KG_ERR_UNTRUSTED);
  *   3. the signed ReplyBody decodes (KG_ERR_PROTOCOL);
  *   4. its server time is not older than the high-water mark, the newest
  *      server time already accepted (KG_ERR_REPLAY);
@@ -29,6 +31,7 @@
 #include "client_int.h"
 #include "kgerr.h"
 #include "license.h"
+#include "merkle.h"
 
 /* What a reply must match: our nonce, our request's hash, our license. */
 struct reply_expect {
@@ -111,6 +114,27 @@ reply_verdict_copy(kg_result *r, const Keygate__Verdict *v)
 	return KG_OK;
 }
 
+/* Verify rep's signature by pk, direct or batched: see client_int.h. */
+int
+reply_signature_verify(const uint8_t pk[KG_PUBKEY_LEN],
+    const Keygate__Reply *rep)
+{
+	uint8_t	path[KG_MERKLE_DEPTH_MAX][KG_MERKLE_HASH_LEN];
+	size_t	i;
+
+	if (rep->signature.len != KG_SIG_LEN ||
+	    rep->n_batch_path > KG_MERKLE_DEPTH_MAX)
+		return KGE_KEY_SIGNATURE;
+	for (i = 0; i < rep->n_batch_path; i++) {
+		if (rep->batch_path[i].len != KG_MERKLE_HASH_LEN)
+			return KGE_KEY_SIGNATURE;
+		memcpy(path[i], rep->batch_path[i].data, KG_MERKLE_HASH_LEN);
+	}
+	return merkle_reply_verify(pk, rep->body.data, rep->body.len,
+	    rep->signature.data, rep->batch_index,
+	    (const uint8_t (*)[KG_MERKLE_HASH_LEN])path, rep->n_batch_path);
+}
+
 /*
  * A re-signed key must verify against the trust set and name the license
  * of the key we sent: a reply that would make a product overwrite its key
@@ -158,8 +182,7 @@ reply_check(const kg_client *c, const struct reply_expect *ex,
 		rc = KG_ERR_UNTRUSTED;
 		goto fail;
 	}
-	rc = keys_verify(te->pk, KG_DOMAIN_REPLY, rep->body.data, rep->body.len,
-	    rep->signature.data);
+	rc = reply_signature_verify(te->pk, rep);
 	if (rc != KGE_OK) {
 		rc = rc == KGE_NOMEM ? KG_ERR_NOMEM : KG_ERR_UNTRUSTED;
 		goto fail;

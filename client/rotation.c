@@ -190,8 +190,7 @@ rotation_reply_check(const struct kg_trustset *ts, const struct client_req *rq,
 	if (rep->key_id.len != KG_KEY_ID_LEN || rep->signature.len != KG_SIG_LEN ||
 	    (te = trustset_find(ts, rep->key_id.data)) == NULL ||
 	    te->state == KG_TRUST_COMPROMISED ||
-	    keys_verify(te->pk, KG_DOMAIN_REPLY, rep->body.data, rep->body.len,
-	    rep->signature.data) != KGE_OK ||
+	    reply_signature_verify(te->pk, rep) != KGE_OK ||
 	    body->nonce.len != rq->nonce_len ||
 	    sodium_memcmp(body->nonce.data, rq->nonce, rq->nonce_len) != 0 ||
 	    body->request_hash.len != KG_HASH_LEN ||

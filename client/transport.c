@@ -128,49 +128,34 @@ transport_connect(const kg_client *c, const struct kg_server *s, int64_t limit)
 	return fd;
 }
 
-/* Write all of buf before deadline. 0 or a negative code. */
+/*
+ * Send all of out (when it is not NULL), or else receive exactly len bytes
+ * into in, before deadline. 0 or a negative code.
+ */
 static int
-transport_write_all(int fd, const uint8_t *buf, size_t len, int64_t deadline)
+transport_io_all(int fd, const uint8_t *out, uint8_t *in, size_t len,
+    int64_t deadline)
 {
 	ssize_t	n;
 	int	rc;
 
 	while (len > 0) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
+		n = out != NULL ? send(fd, out, len, MSG_NOSIGNAL) :
+		    recv(fd, in, len, 0);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if ((rc = transport_wait(fd, POLLOUT, deadline)) != 0)
+			if ((rc = transport_wait(fd, out != NULL ? POLLOUT :
+			    POLLIN, deadline)) != 0)
 				return rc;
 			continue;
 		}
 		if (n <= 0)
 			return KG_ERR_CLOSED;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Read exactly len bytes before deadline. 0 or a negative code. */
-static int
-transport_read_all(int fd, uint8_t *buf, size_t len, int64_t deadline)
-{
-	ssize_t	n;
-	int	rc;
-
-	while (len > 0) {
-		n = recv(fd, buf, len, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if ((rc = transport_wait(fd, POLLIN, deadline)) != 0)
-				return rc;
-			continue;
-		}
-		if (n <= 0)
-			return KG_ERR_CLOSED;
-		buf += n;
+		if (out != NULL)
+			out += n;
+		else
+			in += n;
 		len -= (size_t)n;
 	}
 	return 0;
@@ -189,9 +174,10 @@ transport_exchange(int fd, const struct client_req *rq, int64_t deadline,
 	int	 rc;
 
 	*reply = NULL;
-	if ((rc = transport_write_all(fd, rq->frame, rq->frame_len, deadline)) != 0)
+	if ((rc = transport_io_all(fd, rq->frame, NULL, rq->frame_len,
+	    deadline)) != 0)
 		return rc;
-	if ((rc = transport_read_all(fd, hdr, sizeof(hdr), deadline)) != 0)
+	if ((rc = transport_io_all(fd, NULL, hdr, sizeof(hdr), deadline)) != 0)
 		return rc;
 	n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
 	    (uint32_t)hdr[2] << 8 | hdr[3];
@@ -199,7 +185,7 @@ transport_exchange(int fd, const struct client_req *rq, int64_t deadline,
 		return KG_ERR_PROTOCOL;
 	if ((buf = malloc(n)) == NULL)
 		return KG_ERR_NOMEM;
-	if ((rc = transport_read_all(fd, buf, n, deadline)) != 0) {
+	if ((rc = transport_io_all(fd, NULL, buf, n, deadline)) != 0) {
 		free(buf);
 		return rc;
 	}

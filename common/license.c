@@ -17,6 +17,7 @@
 #include "kgerr.h"
 #include "keys.h"
 #include "license.h"
+#include "text.h"
 
 #define KEY_PREFIX_LEN		(sizeof(KG_KEY_PREFIX) - 1)
 #define B64_VARIANT		sodium_base64_VARIANT_URLSAFE_NO_PADDING
@@ -39,46 +40,6 @@ is_space(char c)
 	    c == '\f';
 }
 
-/* 1 when s[0..n) is well-formed UTF-8 (no overlong, surrogate, > U+10FFFF). */
-static int
-utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t		i = 0, k, more;
-	uint32_t	cp, min;
-
-	while (i < n) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if ((s[i] & 0xe0) == 0xc0) {
-			cp = s[i] & 0x1f;
-			more = 1;
-			min = 0x80;
-		} else if ((s[i] & 0xf0) == 0xe0) {
-			cp = s[i] & 0x0f;
-			more = 2;
-			min = 0x800;
-		} else if ((s[i] & 0xf8) == 0xf0) {
-			cp = s[i] & 0x07;
-			more = 3;
-			min = 0x10000;
-		} else
-			return 0;
-		if (more > n - i - 1)
-			return 0;
-		for (k = 1; k <= more; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += more + 1;
-	}
-	return 1;
-}
-
 /* 1 when s (n bytes) fits max and is UTF-8 without control characters. */
 static int
 text_valid(const char *s, size_t n, size_t max)
@@ -90,7 +51,7 @@ text_valid(const char *s, size_t n, size_t max)
 	for (i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20)
 			return 0;
-	return utf8_valid((const unsigned char *)s, n);
+	return text_utf8_valid(s, n);
 }
 
 /* 1 when a string in an array of size bytes ends in it, fits max, is clean. */

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "policy.h"
 #include "store.h"
+#include "text.h"
 
 #define ADMIN_PERCENT_MAX	1000
 
@@ -300,18 +301,6 @@ sha256_text_valid(const char *s, size_t n, char out[65])
 	return 1;
 }
 
-/* A URL: printable ASCII without spaces. */
-static int
-url_valid(const char *s, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return 0;
-	return 1;
-}
-
 /* release.publish: publish a release of a product. */
 bool
 admin_catalog_release_publish(struct admin_op *op)
@@ -341,7 +330,7 @@ admin_catalog_release_publish(struct admin_op *op)
 	    &n)) == -1)
 		return false;
 	if (rc == 1) {
-		if (!url_valid(s, n)) {
+		if (!text_url_valid(s, n)) {
 			admin_reply_error(op, "bad_request", "%s: url: "
 			    "expected printable ASCII without spaces "
 			    "(percent-encode the rest)", op->entry->name);

@@ -63,6 +63,7 @@
 #include "policy.h"
 #include "signer.h"
 #include "store.h"
+#include "text.h"
 
 #define IMPORT_SESSIONS_MAX	2
 #define IMPORT_IDLE_SECONDS	600
@@ -273,20 +274,6 @@ row_str(json_t *row, const char *name, bool *bad)
 	return json_string_value(v);
 }
 
-static bool
-row_code_valid(const char *s, size_t max, bool slash)
-{
-	size_t	i, n = strlen(s);
-
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-		    s[i] == '.' || s[i] == '-' || (slash && s[i] == '/')))
-			return false;
-	return n >= 1 && n <= max;
-}
-
 static void
 row_code(struct row_check *rc, const char *name, const char *v, char *out)
 {
@@ -296,7 +283,7 @@ row_code(struct row_check *rc, const char *name, const char *v, char *out)
 		row_problem(rc, "%s is empty", name);
 		return;
 	}
-	if (!row_code_valid(v, KG_CODE_MAX, false)) {
+	if (!text_code_valid(v, strlen(v), KG_CODE_MAX, 0)) {
 		row_value_safe(v, safe);
 		row_problem(rc, "%s \"%s\": expected 1 to %d letters, digits, "
 		    "'_', '.' or '-'", name, safe, KG_CODE_MAX);
@@ -387,7 +374,7 @@ row_add(struct admin_op *op, struct import_session *s, json_t *row, size_t i)
 	else if (strpbrk(v, "\r\n") != NULL)
 		row_problem(&rc, "licensee contains a line break, which a key "
 		    "cannot carry: put the name on one line");
-	else if (!admin_text_valid((const unsigned char *)v, n))
+	else if (!text_line_valid(v, n))
 		row_problem(&rc, "licensee contains a control character or is "
 		    "not UTF-8 text");
 	else
@@ -420,7 +407,7 @@ row_add(struct admin_op *op, struct import_session *s, json_t *row, size_t i)
 	}
 	v = row_str(row, "regno", &bad);
 	if (v != NULL && v[0] != '\0') {
-		if (row_code_valid(v, KG_REGNO_MAX, true))
+		if (text_code_valid(v, strlen(v), KG_REGNO_MAX, 1))
 			memcpy(sl->lic.regno, v, strlen(v) + 1);
 		else {
 			char	safe[40];

@@ -287,20 +287,12 @@ admin_keys_show(struct admin_op *op)
 			    "by another keygated?", lic.serial, lic.regno);
 			return false;
 		}
-	} else {
-		rc = op->d->store->ops->license_get_regno(op->d->store, regno,
-		    &sl);
-		if (rc == STORE_NOTFOUND) {
-			admin_reply_error(op, "not_found", "no license has "
-			    "registration number %s: see 'keygate-admin key "
-			    "list'", regno);
+		if (rc != STORE_OK) {
+			admin_reply_store_error(op, rc, "reading the license");
 			return false;
 		}
-	}
-	if (rc != STORE_OK) {
-		admin_reply_store_error(op, rc, "reading the license");
+	} else if (license_need(op, regno, &sl) == -1)
 		return false;
-	}
 	admin_reply_result(op, license_json(op->d, &sl));
 	return false;
 }

@@ -17,7 +17,6 @@
  * time (each result dumped by jansson), so a reply of 100000 keys never
  * exists as one jansson tree.
  */
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +30,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "store.h"
+#include "text.h"
 
 #define ADMIN_ERROR_MAX		512
 #define ADMIN_JSON_FLAGS	JSON_COMPACT
@@ -243,64 +243,6 @@ admin_reply_store_error(struct admin_op *op, int rc, const char *what)
 
 /* ---- argument checks ---- */
 
-/* 1 when s[0..n) is well-formed UTF-8 without control characters. */
-int
-admin_text_valid(const unsigned char *s, size_t n)
-{
-	size_t		i = 0, k, more;
-	uint32_t	cp, min;
-
-	while (i < n) {
-		if (s[i] < 0x80) {
-			if (s[i] < 0x20 || s[i] == 0x7f)
-				return 0;
-			i++;
-			continue;
-		}
-		if ((s[i] & 0xe0) == 0xc0) {
-			cp = s[i] & 0x1f;
-			more = 1;
-			min = 0x80;
-		} else if ((s[i] & 0xf0) == 0xe0) {
-			cp = s[i] & 0x0f;
-			more = 2;
-			min = 0x800;
-		} else if ((s[i] & 0xf8) == 0xf0) {
-			cp = s[i] & 0x07;
-			more = 3;
-			min = 0x10000;
-		} else
-			return 0;
-		if (more > n - i - 1)
-			return 0;
-		for (k = 1; k <= more; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
-		    (cp >= 0x80 && cp <= 0x9f))
-			return 0;
-		i += more + 1;
-	}
-	return 1;
-}
-
-/* 1 when s is 1..KG_CODE_MAX of [A-Za-z0-9_.-]. */
-static int
-code_valid(const char *s, size_t n)
-{
-	size_t	i;
-
-	if (n < 1 || n > KG_CODE_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_' &&
-		    s[i] != '.' && s[i] != '-')
-			return 0;
-	return 1;
-}
-
 static json_t *
 arg_get(struct admin_op *op, const char *name, bool required)
 {
@@ -353,7 +295,7 @@ admin_arg_code(struct admin_op *op, const char *name, bool required,
 	if ((rc = admin_arg_string(op, name, required, KG_CODE_MAX, &s,
 	    &n)) != 1)
 		return rc;
-	if (!code_valid(s, n)) {
+	if (!text_code_valid(s, n, KG_CODE_MAX, 0)) {
 		admin_reply_error(op, "bad_request", "%s: %s: expected 1 to "
 		    "%d letters, digits, '_', '.' or '-'", op->entry->name,
 		    name, KG_CODE_MAX);
@@ -375,7 +317,7 @@ admin_arg_text(struct admin_op *op, const char *name, bool required,
 	out[0] = '\0';
 	if ((rc = admin_arg_string(op, name, required, max, &s, &n)) != 1)
 		return rc;
-	if (!admin_text_valid((const unsigned char *)s, n)) {
+	if (!text_line_valid(s, n)) {
 		admin_reply_error(op, "bad_request", "%s: %s: expected UTF-8 "
 		    "text without control characters", op->entry->name, name);
 		return -1;

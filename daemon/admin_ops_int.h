@@ -116,9 +116,6 @@ int	admin_arg_money(struct admin_op *op, const char *name, bool required,
 int	admin_arg_version(struct admin_op *op, const char *name,
 	    struct kg_version *v, char text[KG_VERSION_TEXT_MAX]);
 
-/* 1 when s[0..n) is well-formed UTF-8 without control characters. */
-int	admin_text_valid(const unsigned char *s, size_t n);
-
 /* ---- result values (admin_ops.c); NULL only when out of memory ---- */
 
 /* "YYYY-MM-DD", or null for KG_DATE_NONE. */

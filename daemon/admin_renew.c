@@ -40,6 +40,7 @@
 #include "policy.h"
 #include "renew.h"
 #include "store.h"
+#include "text.h"
 
 static const char *const act_state_names[] = {
 	[STORE_ACT_OPEN] = "open",
@@ -74,18 +75,11 @@ act_state_parse(const char *s, enum store_act_state *out)
 static int
 object_text(const char *s, char out[STORE_OBJECT_MAX + 1])
 {
-	size_t	n = strlen(s);
+	size_t	n = text_utf8_cut(s, STORE_OBJECT_MAX);
 
-	if (n <= STORE_OBJECT_MAX) {
-		memcpy(out, s, n + 1);
-		return 0;
-	}
-	n = STORE_OBJECT_MAX;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
 	memcpy(out, s, n);
 	out[n] = '\0';
-	return 1;
+	return s[n] != '\0';
 }
 
 /* ---- acts ---- */

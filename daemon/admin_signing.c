@@ -70,37 +70,13 @@
 
 #define KEY_ID_HEX_LEN		(2 * KG_KEY_ID_LEN)
 #define KEY_ID_HEX_MIN		8	/* hex digits that name a key */
-#define SIGNING_KEYS_MAX	4096	/* listed at most */
 
 /* The store's signing keys. */
 struct key_set {
 	struct store_signing_key	*k;
 	size_t				*depth;	/* rotations since an original key */
-	size_t				 n, cap;
-	bool				 nomem;
+	size_t				 n;
 };
-
-static int
-key_set_cb(void *ctx, const struct store_signing_key *k)
-{
-	struct key_set			*ks = ctx;
-	struct store_signing_key	*p;
-	size_t				 cap;
-
-	if (ks->n == SIGNING_KEYS_MAX)
-		return 1;
-	if (ks->n == ks->cap) {
-		cap = ks->cap == 0 ? 8 : ks->cap * 2;
-		if ((p = reallocarray(ks->k, cap, sizeof(*p))) == NULL) {
-			ks->nomem = true;
-			return 1;
-		}
-		ks->k = p;
-		ks->cap = cap;
-	}
-	ks->k[ks->n++] = *k;
-	return 0;
-}
 
 static void
 key_set_free(struct key_set *ks)
@@ -172,14 +148,19 @@ key_set_sort(struct key_set *ks)
 static int
 key_set_load(struct admin_op *op, struct key_set *ks)
 {
-	int	rc;
+	struct rotation_keys	rk;
+	bool			nomem;
+	int			rc;
 
 	memset(ks, 0, sizeof(*ks));
-	rc = op->d->store->ops->signing_key_list(op->d->store, key_set_cb, ks);
-	if (!ks->nomem && rc == STORE_OK &&
+	rc = rotation_keys_load(op->d->store, &rk);
+	ks->k = rk.k;
+	ks->n = rk.n;
+	nomem = rk.nomem;
+	if (!nomem && rc == STORE_OK &&
 	    (ks->depth = calloc(ks->n + 1, sizeof(*ks->depth))) == NULL)
-		ks->nomem = true;
-	if (ks->nomem) {
+		nomem = true;
+	if (nomem) {
 		key_set_free(ks);
 		admin_reply_error(op, "internal", "out of memory: see "
 		    "keygated's log");

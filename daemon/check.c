@@ -25,8 +25,13 @@
  *   since the re-signed key handed out carries it.
  * - A status reply leaves Verdict.verdict empty (proto/keygate.proto) and
  *   says everything else a check would.
+ * - Keys are verified through one process-wide verified-key cache
+ *   (keycache.c, KEYCACHE_SLOTS entries in static storage), so a repeat
+ *   check skips Ed25519 verification; the license's state still comes from
+ *   the store and the signer's trust state from d->trust on every check.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +39,7 @@
 #include "check.h"
 #include "daemon.h"
 #include "date.h"
+#include "keycache.h"
 #include "kgerr.h"
 #include "license.h"
 #include "log.h"
@@ -68,6 +74,30 @@ check_store_error(struct handler_reply *out, int err, const char *what)
 	handler_reply_error(out, "internal", "the server could not read its records");
 }
 
+static struct keycache_entry	check_cache_slot[KEYCACHE_SLOTS];
+static struct keycache		check_cache;
+static pthread_once_t		check_cache_once = PTHREAD_ONCE_INIT;
+static int			check_cache_ok;
+
+/* Set up the verified-key cache once per process. */
+static void
+check_cache_init(void)
+{
+	check_cache_ok = keycache_init(&check_cache, check_cache_slot,
+	    KEYCACHE_SLOTS) == 0;
+}
+
+/* license_key_parse through the verified-key cache (when it could be set up). */
+static int
+check_key_parse(const char *text, const struct kg_trustset *ts,
+    struct kg_license *key)
+{
+	pthread_once(&check_cache_once, check_cache_init);
+	if (!check_cache_ok)
+		return license_key_parse(text, strlen(text), ts, key);
+	return keycache_parse(&check_cache, text, strlen(text), ts, key);
+}
+
 /* Verify a key and fetch its license: see check.h. */
 enum check_load
 check_license_load(const struct request_ctx *rc, const char *text,
@@ -77,7 +107,7 @@ check_license_load(const struct request_ctx *rc, const char *text,
 	int		 err;
 
 	memset(cur, 0, sizeof(*cur));
-	err = license_key_parse(text, strlen(text), &rc->d->trust, key);
+	err = check_key_parse(text, &rc->d->trust, key);
 	if (err != KGE_OK) {
 		log_debug("peer %s: key rejected: %s", rc->peer->text,
 		    kge_strerror(err));

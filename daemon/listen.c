@@ -52,6 +52,7 @@
 #include "daemon.h"
 #include "listen.h"
 #include "log.h"
+#include "tcpaddr.h"
 
 #define LISTEN_BACKLOG		511
 #define LISTEN_RESUME_SECONDS	1
@@ -73,71 +74,6 @@ struct listener {
 	time_t			 cap_logged;	/* last warning about the cap */
 	unsigned long		 evicted;	/* closed to make room since then */
 };
-
-/*
- * Split "HOST:PORT" or "[HOST]:PORT" into host and port. "*:PORT" and
- * ":PORT" mean every IPv4 address. 0 or -1.
- */
-static int
-listen_split(const char *s, char *host, size_t hostlen, char *port,
-    size_t portlen)
-{
-	const char	*colon, *end;
-	size_t		 n;
-
-	if (s[0] == '[') {
-		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
-			return -1;
-		n = (size_t)(end - s - 1);
-		if (n == 0 || n >= hostlen)
-			return -1;
-		memcpy(host, s + 1, n);
-		host[n] = '\0';
-		colon = end + 1;
-	} else {
-		if ((colon = strrchr(s, ':')) == NULL)
-			return -1;
-		n = (size_t)(colon - s);
-		if (n >= hostlen || memchr(s, ':', n) != NULL)
-			return -1;	/* a bare IPv6 address needs brackets */
-		memcpy(host, s, n);
-		host[n] = '\0';
-		if (n == 0 || strcmp(host, "*") == 0)
-			snprintf(host, hostlen, "0.0.0.0");
-	}
-	n = strlen(colon + 1);
-	if (n == 0 || n > 5 || n >= portlen ||
-	    strspn(colon + 1, "0123456789") != n || atoi(colon + 1) > 65535)
-		return -1;
-	memcpy(port, colon + 1, n + 1);
-	return 0;
-}
-
-/* Write "PORT\n" to path through a temporary file, so readers never see half. */
-static int
-listen_port_file_write(const char *path, unsigned port)
-{
-	char	tmp[PATH_MAX + 16], line[16];
-	int	fd, n;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	n = snprintf(line, sizeof(line), "%u\n", port);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1)
-		return -1;
-	if (write(fd, line, (size_t)n) != n) {
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (close(fd) == -1 || rename(tmp, path) == -1) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
 
 static void
 listen_resume(struct listener *l)
@@ -287,6 +223,19 @@ listen_error_cb(struct evconnlistener *evl, void *arg)
 	log_warn("accept: %s", strerror(err));
 }
 
+/* Free the listener's socket and timers, and l. */
+static void
+listen_release(struct listener *l)
+{
+	if (l->evl != NULL)
+		evconnlistener_free(l->evl);
+	if (l->resume != NULL)
+		event_free(l->resume);
+	if (l->turn != NULL)
+		event_free(l->turn);
+	free(l);
+}
+
 /* Bind and start accepting: see listen.h. */
 int
 listener_start(struct daemon *d, char *err, size_t errlen)
@@ -294,12 +243,11 @@ listener_start(struct daemon *d, char *err, size_t errlen)
 	struct listener		*l;
 	struct addrinfo		 hints, *res = NULL;
 	struct sockaddr_storage	 ss;
-	socklen_t		 sslen = sizeof(ss);
 	char			 host[256], port[8];
 	unsigned		 bound = 0;
 	int			 rc;
 
-	if (listen_split(d->conf.listen, host, sizeof(host), port,
+	if (tcpaddr_split(d->conf.listen, host, sizeof(host), port,
 	    sizeof(port)) == -1) {
 		snprintf(err, errlen, "listen = %s: expected HOST:PORT or "
 		    "[IPv6]:PORT, e.g. 127.0.0.1:7447", d->conf.listen);
@@ -335,15 +283,9 @@ listener_start(struct daemon *d, char *err, size_t errlen)
 		goto fail;
 	}
 	evconnlistener_set_error_cb(l->evl, listen_error_cb);
-	if (getsockname(evconnlistener_get_fd(l->evl), (struct sockaddr *)&ss,
-	    &sslen) == 0) {
-		if (ss.ss_family == AF_INET)
-			bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		else if (ss.ss_family == AF_INET6)
-			bound = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	}
+	bound = tcpaddr_bound_port(evconnlistener_get_fd(l->evl), &ss);
 	if (d->conf.port_file[0] != '\0' &&
-	    listen_port_file_write(d->conf.port_file, bound) == -1) {
+	    tcpaddr_port_file_write(d->conf.port_file, bound) == -1) {
 		snprintf(err, errlen, "cannot write the port file %s: %s",
 		    d->conf.port_file, strerror(errno));
 		goto fail;
@@ -354,13 +296,7 @@ listener_start(struct daemon *d, char *err, size_t errlen)
 	return 0;
 fail:
 	freeaddrinfo(res);
-	if (l->evl != NULL)
-		evconnlistener_free(l->evl);
-	if (l->resume != NULL)
-		event_free(l->resume);
-	if (l->turn != NULL)
-		event_free(l->turn);
-	free(l);
+	listen_release(l);
 	return -1;
 }
 
@@ -400,13 +336,7 @@ listener_free(struct listener *l)
 	l->freeing = true;
 	while ((c = TAILQ_FIRST(&l->conns)) != NULL)
 		conn_free(c);
-	if (l->evl != NULL)
-		evconnlistener_free(l->evl);
-	if (l->resume != NULL)
-		event_free(l->resume);
-	if (l->turn != NULL)
-		event_free(l->turn);
 	if (l->d->listener == l)
 		l->d->listener = NULL;
-	free(l);
+	listen_release(l);
 }

@@ -55,6 +55,7 @@
 #include "policy.h"
 #include "signer.h"
 #include "store.h"
+#include "tcpaddr.h"
 
 #define METRICS_BACKLOG		16
 #define METRICS_TIMEOUT		10	/* seconds for a request to arrive */
@@ -215,38 +216,16 @@ metrics_addr_resolve(const char *s, struct addrinfo **res, char *err,
     size_t errlen)
 {
 	struct addrinfo	 hints;
-	const char	*colon, *end;
 	char		 host[INET6_ADDRSTRLEN + 1], port[8];
-	size_t		 n;
 	int		 rc;
 
-	if (s[0] == '[') {
-		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
-			goto syntax;
-		n = (size_t)(end - s - 1);
-		if (n == 0 || n >= sizeof(host))
-			goto syntax;
-		memcpy(host, s + 1, n);
-		host[n] = '\0';
-		colon = end + 1;
-	} else {
-		if ((colon = strrchr(s, ':')) == NULL)
-			goto syntax;
-		n = (size_t)(colon - s);
-		if (n >= sizeof(host) || memchr(s, ':', n) != NULL)
-			goto syntax;
-		memcpy(host, s, n);
-		host[n] = '\0';
-		if (n == 0 || strcmp(host, "*") == 0)
-			snprintf(host, sizeof(host), "0.0.0.0");
-		else if (strcmp(host, "localhost") == 0)
-			snprintf(host, sizeof(host), "127.0.0.1");
+	if (tcpaddr_split(s, host, sizeof(host), port, sizeof(port)) == -1) {
+		snprintf(err, errlen, "expected HOST:PORT or [IPv6]:PORT with "
+		    "a numeric address, e.g. 127.0.0.1:9447");
+		return -1;
 	}
-	n = strlen(colon + 1);
-	if (n == 0 || n >= sizeof(port) || n > 5 ||
-	    strspn(colon + 1, "0123456789") != n || atoi(colon + 1) > 65535)
-		goto syntax;
-	memcpy(port, colon + 1, n + 1);
+	if (s[0] != '[' && strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -257,10 +236,6 @@ metrics_addr_resolve(const char *s, struct addrinfo **res, char *err,
 		return -1;
 	}
 	return 0;
-syntax:
-	snprintf(err, errlen, "expected HOST:PORT or [IPv6]:PORT with a "
-	    "numeric address, e.g. 127.0.0.1:9447");
-	return -1;
 }
 
 static bool
@@ -486,33 +461,6 @@ metrics_http_cb(struct evhttp_request *req, void *arg)
 	    "not found: keygated serves /metrics and /healthz\n");
 }
 
-/* Write "PORT\n" to path through a temporary file, so readers never see half. */
-static int
-metrics_port_file_write(const char *path, unsigned port)
-{
-	char	tmp[PATH_MAX + 16], line[16];
-	int	fd, n;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	n = snprintf(line, sizeof(line), "%u\n", port);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0644)) == -1)
-		return -1;
-	if (write(fd, line, (size_t)n) != n) {
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (close(fd) == -1 || rename(tmp, path) == -1) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
 /* Start the HTTP listener: see metrics.h. */
 int
 metrics_start(struct daemon *d, char *err, size_t errlen)
@@ -520,7 +468,6 @@ metrics_start(struct daemon *d, char *err, size_t errlen)
 	struct evconnlistener	*lev = NULL;
 	struct addrinfo		*res = NULL;
 	struct sockaddr_storage	 ss;
-	socklen_t		 sslen = sizeof(ss);
 	unsigned		 bound = 0;
 
 	metrics_start_time_init();
@@ -560,15 +507,9 @@ metrics_start(struct daemon *d, char *err, size_t errlen)
 		    d->conf.metrics_listen);
 		goto fail;
 	}
-	if (getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&ss,
-	    &sslen) == 0) {
-		if (ss.ss_family == AF_INET)
-			bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		else if (ss.ss_family == AF_INET6)
-			bound = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	}
+	bound = tcpaddr_bound_port(evconnlistener_get_fd(lev), &ss);
 	if (d->conf.metrics_port_file[0] != '\0' &&
-	    metrics_port_file_write(d->conf.metrics_port_file, bound) == -1) {
+	    tcpaddr_port_file_write(d->conf.metrics_port_file, bound) == -1) {
 		snprintf(err, errlen, "metrics: cannot write the port file %s: "
 		    "%s", d->conf.metrics_port_file, strerror(errno));
 		goto fail;

@@ -13,7 +13,8 @@
  * older (created) first, then by key id, so the answer is deterministic.
  *
  * Also here: keeping the data dir's signing.pub equal to the active key,
- * after a rotation and at start.
+ * after a rotation and at start, and the copy of the store's signing keys
+ * that the admin ops (admin_signing.c) read too.
  */
 #include <sys/stat.h>
 
@@ -33,15 +34,6 @@
 #include "log.h"
 #include "rotation.h"
 #include "store.h"
-
-/* Signing keys beyond this many are not served (a rotation a week for decades). */
-#define ROTATION_KEYS_MAX	4096
-
-struct rotation_keys {
-	struct store_signing_key	*k;
-	size_t				 n, cap;
-	bool				 nomem;
-};
 
 /* Decode a serialized RotationStatement and its body. */
 int
@@ -94,6 +86,14 @@ rotation_keys_cb(void *ctx, const struct store_signing_key *k)
 	return 0;
 }
 
+/* List the store's signing keys into ks: see rotation.h. */
+int
+rotation_keys_load(struct store *st, struct rotation_keys *ks)
+{
+	memset(ks, 0, sizeof(*ks));
+	return st->ops->signing_key_list(st, rotation_keys_cb, ks);
+}
+
 /* The stored key with id, or NULL. */
 static const struct store_signing_key *
 rotation_key_find(const struct rotation_keys *ks, const uint8_t id[KG_KEY_ID_LEN])
@@ -144,8 +144,7 @@ rotation_statements_new(struct store *st, Keygate__Rotations **out)
 	int			 rc;
 
 	*out = NULL;
-	memset(&ks, 0, sizeof(ks));
-	rc = st->ops->signing_key_list(st, rotation_keys_cb, &ks);
+	rc = rotation_keys_load(st, &ks);
 	if (rc != STORE_OK || ks.nomem) {
 		log_error("%s: cannot list the signing keys: %s", __func__,
 		    ks.nomem ? "out of memory" : store_strerror(rc));

@@ -2,11 +2,13 @@
  * Rotation statements on the public port (proto/README.md, "Signing-key
  * rotation"): the handler of RotationsRequest, which answers with every
  * statement the store holds that may be served, oldest first, and the
- * decoding of one stored statement, which the admin ops share.
+ * list of signing keys and decoding of one stored statement, which the
+ * admin ops share.
  */
 #ifndef KG_ROTATION_H
 #define KG_ROTATION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +20,23 @@
 struct handler_reply;
 struct request_ctx;
 struct store;
+struct store_signing_key;
+
+/* Signing keys beyond this many are not listed (a rotation a week for decades). */
+#define ROTATION_KEYS_MAX	4096
+
+/* The store's signing keys, copied (the admin ops share the list). */
+struct rotation_keys {
+	struct store_signing_key	*k;	/* free() */
+	size_t				 n, cap;
+	bool				 nomem;	/* out of memory: k is incomplete */
+};
+
+/*
+ * Copy the store's first ROTATION_KEYS_MAX signing keys into ks (zeroed
+ * first; free ks->k also on failure). A store code; check ks->nomem too.
+ */
+int	rotation_keys_load(struct store *st, struct rotation_keys *ks);
 
 /* What a stored RotationStatement says (its signature is not checked here). */
 struct rotation_info {

@@ -558,6 +558,30 @@ audit_put(struct tx *tx, const struct store_audit *in)
 	return meta_put(tx, META_AUDIT, a.seq, a.hash);
 }
 
+/*
+ * The write op that stores one record: in one write transaction, check
+ * that product exists (unless NULL), put key -> e in d (flags) and append
+ * the audit record a. op names the caller in logs.
+ */
+static int
+write_one(struct store *st, enum db d, const MDB_val *key,
+    const struct store_record_enc *e, unsigned flags, const char *product,
+    const struct store_audit *a, const char *op)
+{
+	struct tx	tx;
+	int		err;
+
+	if ((err = tx_begin(lstore(st), &tx, true, op)) != STORE_OK)
+		return err;
+	if (product != NULL &&
+	    (err = product_require(&tx, product)) != STORE_OK)
+		goto done;
+	if ((err = db_put(&tx, d, key, e, flags)) == STORE_OK)
+		err = audit_put(&tx, a);
+done:
+	return tx_finish(&tx, err);
+}
+
 /* ---- open and close ---- */
 
 /* Open (and on a fresh env create) the named databases; check the schema. */
@@ -742,21 +766,15 @@ lmdb_product_add_once(struct store *st, const struct store_product *p,
     const struct store_audit *a)
 {
 	struct store_record_enc	 m;
-	struct tx		 tx;
 	MDB_val			 key;
-	int			 err;
 
 	if (p == NULL || !STR_SET(p->code) || !STR_OK(p->name) ||
 	    !audit_valid(a))
 		return STORE_INVAL;
-	if ((err = tx_begin(lstore(st), &tx, true, __func__)) != STORE_OK)
-		return err;
 	store_record_product_encode(p, &m);
 	key = val_str(p->code);
-	err = db_put(&tx, DB_PRODUCTS, &key, &m, MDB_NOOVERWRITE);
-	if (err == STORE_OK)
-		err = audit_put(&tx, a);
-	return tx_finish(&tx, err);
+	return write_one(st, DB_PRODUCTS, &key, &m, MDB_NOOVERWRITE, NULL, a,
+	    __func__);
 }
 
 static int
@@ -787,34 +805,68 @@ struct visit_user {
 		store_audit_cb		audit;
 		store_signing_key_cb	signing_key;
 	}		 cb;
-	void		*ctx;
-	int64_t		 since;		/* audit_list */
+	void			*ctx;
+	enum store_record_kind	 kind;		/* which of cb */
+	int64_t			 since;		/* audit_list */
 };
 
+/* db_each's visitor: the user's callback of v->kind with the record. */
 static int
-visit_product(void *arg, const MDB_val *key, const void *rec)
+visit_user_call(void *arg, const MDB_val *key, const void *rec)
 {
-	struct visit_user	*v = arg;
+	struct visit_user		*v = arg;
+	const struct store_audit	*a;
 
 	(void)key;
-	return v->cb.product(v->ctx, rec);
+	switch (v->kind) {
+	case STORE_RECORD_PRODUCT:
+		return v->cb.product(v->ctx, rec);
+	case STORE_RECORD_EDITION:
+		return v->cb.edition(v->ctx, rec);
+	case STORE_RECORD_LICENSE:
+		return v->cb.license(v->ctx, rec);
+	case STORE_RECORD_ACT:
+		return v->cb.act(v->ctx, rec);
+	case STORE_RECORD_SIGNING_KEY:
+		return v->cb.signing_key(v->ctx, rec);
+	case STORE_RECORD_AUDIT:
+		a = rec;
+		return a->time < v->since ? 0 : v->cb.audit(v->ctx, a);
+	default:
+		return 1;
+	}
+}
+
+/*
+ * The list op: v's callback on each record of d under prefix (every record
+ * when NULL), decoded into rec, in one read transaction. op names the
+ * caller in logs.
+ */
+static int
+read_each(struct store *st, enum db d, const MDB_val *prefix, void *rec,
+    struct visit_user *v, const char *op)
+{
+	struct tx	tx;
+	int		err;
+
+	if ((err = tx_begin(lstore(st), &tx, false, op)) != STORE_OK)
+		return err;
+	err = db_each(&tx, d, prefix != NULL ? prefix->mv_data : NULL,
+	    prefix != NULL ? prefix->mv_size : 0, v->kind, rec,
+	    visit_user_call, v);
+	return tx_finish(&tx, err);
 }
 
 static int
 lmdb_product_list(struct store *st, store_product_cb cb, void *ctx)
 {
 	struct store_product	 rec;
-	struct visit_user	 v = { .cb.product = cb, .ctx = ctx };
-	struct tx		 tx;
-	int			 err;
+	struct visit_user	 v = { .cb.product = cb, .ctx = ctx,
+	    .kind = STORE_RECORD_PRODUCT };
 
 	if (cb == NULL)
 		return STORE_INVAL;
-	if ((err = tx_begin(lstore(st), &tx, false, __func__)) != STORE_OK)
-		return err;
-	err = db_each(&tx, DB_PRODUCTS, NULL, 0, STORE_RECORD_PRODUCT, &rec,
-	    visit_product, &v);
-	return tx_finish(&tx, err);
+	return read_each(st, DB_PRODUCTS, NULL, &rec, &v, __func__);
 }
 
 static int
@@ -822,26 +874,17 @@ lmdb_edition_add_once(struct store *st, const struct store_edition *e,
     const struct store_audit *a)
 {
 	struct store_record_enc	 m;
-	struct tx		 tx;
 	uint8_t			 kb[PAIR_KEY_MAX];
 	MDB_val			 key;
-	int			 err;
 
 	if (e == NULL || !STR_SET(e->product) || !STR_SET(e->code) ||
 	    e->policy.basis > KG_BASIS_ACTIVATION ||
 	    e->policy.on_expiry > KG_ON_EXPIRY_DEMO || !audit_valid(a))
 		return STORE_INVAL;
-	if ((err = tx_begin(lstore(st), &tx, true, __func__)) != STORE_OK)
-		return err;
-	if ((err = product_require(&tx, e->product)) != STORE_OK)
-		goto done;
 	store_record_edition_encode(e, &m);
 	key = key_pair(kb, e->product, e->code);
-	err = db_put(&tx, DB_EDITIONS, &key, &m, MDB_NOOVERWRITE);
-	if (err == STORE_OK)
-		err = audit_put(&tx, a);
-done:
-	return tx_finish(&tx, err);
+	return write_one(st, DB_EDITIONS, &key, &m, MDB_NOOVERWRITE, e->product,
+	    a, __func__);
 }
 
 static int
@@ -865,23 +908,14 @@ lmdb_edition_get(struct store *st, const char *product, const char *code,
 	return tx_finish(&tx, err);
 }
 
-static int
-visit_edition(void *arg, const MDB_val *key, const void *rec)
-{
-	struct visit_user	*v = arg;
-
-	(void)key;
-	return v->cb.edition(v->ctx, rec);
-}
-
 /* A product's editions in code order; product NULL lists every edition. */
 static int
 lmdb_edition_list(struct store *st, const char *product, store_edition_cb cb,
     void *ctx)
 {
 	struct store_edition	 rec;
-	struct visit_user	 v = { .cb.edition = cb, .ctx = ctx };
-	struct tx		 tx;
+	struct visit_user	 v = { .cb.edition = cb, .ctx = ctx,
+	    .kind = STORE_RECORD_EDITION };
 	uint8_t			 kb[PAIR_KEY_MAX];
 	MDB_val			 prefix = { 0, NULL };
 	int			 err;
@@ -893,11 +927,7 @@ lmdb_edition_list(struct store *st, const char *product, store_edition_cb cb,
 			return err == STORE_NOTFOUND ? STORE_OK : err;
 		prefix = key_pair(kb, product, NULL);
 	}
-	if ((err = tx_begin(lstore(st), &tx, false, __func__)) != STORE_OK)
-		return err;
-	err = db_each(&tx, DB_EDITIONS, prefix.mv_data, prefix.mv_size,
-	    STORE_RECORD_EDITION, &rec, visit_edition, &v);
-	return tx_finish(&tx, err);
+	return read_each(st, DB_EDITIONS, &prefix, &rec, &v, __func__);
 }
 
 /* ---- releases ---- */
@@ -1342,29 +1372,15 @@ done:
 }
 
 static int
-visit_license(void *arg, const MDB_val *key, const void *rec)
-{
-	struct visit_user	*v = arg;
-
-	(void)key;
-	return v->cb.license(v->ctx, rec);
-}
-
-static int
 lmdb_license_list(struct store *st, store_license_cb cb, void *ctx)
 {
 	struct store_license	 rec;
-	struct visit_user	 v = { .cb.license = cb, .ctx = ctx };
-	struct tx		 tx;
-	int			 err;
+	struct visit_user	 v = { .cb.license = cb, .ctx = ctx,
+	    .kind = STORE_RECORD_LICENSE };
 
 	if (cb == NULL)
 		return STORE_INVAL;
-	if ((err = tx_begin(lstore(st), &tx, false, __func__)) != STORE_OK)
-		return err;
-	err = db_each(&tx, DB_LICENSES, NULL, 0, STORE_RECORD_LICENSE, &rec,
-	    visit_license, &v);
-	return tx_finish(&tx, err);
+	return read_each(st, DB_LICENSES, NULL, &rec, &v, __func__);
 }
 
 /* ---- acts ---- */
@@ -1374,22 +1390,14 @@ lmdb_act_register_once(struct store *st, const struct store_act *act,
     const struct store_audit *a)
 {
 	struct store_record_enc	 m;
-	struct tx		 tx;
 	MDB_val			 key;
-	int			 err;
 
 	if (!act_valid(act) || !audit_valid(a))
 		return STORE_INVAL;
-	if ((err = tx_begin(lstore(st), &tx, true, __func__)) != STORE_OK)
-		return err;
-	if ((err = product_require(&tx, act->product)) != STORE_OK)
-		goto done;
 	store_record_act_encode(act, &m);
 	key = val_str(act->number);
-	if ((err = db_put(&tx, DB_ACTS, &key, &m, MDB_NOOVERWRITE)) == 0)
-		err = audit_put(&tx, a);
-done:
-	return tx_finish(&tx, err);
+	return write_one(st, DB_ACTS, &key, &m, MDB_NOOVERWRITE, act->product,
+	    a, __func__);
 }
 
 static int
@@ -1447,29 +1455,15 @@ done:
 }
 
 static int
-visit_act(void *arg, const MDB_val *key, const void *rec)
-{
-	struct visit_user	*v = arg;
-
-	(void)key;
-	return v->cb.act(v->ctx, rec);
-}
-
-static int
 lmdb_act_list(struct store *st, store_act_cb cb, void *ctx)
 {
 	struct store_act	 rec;
-	struct visit_user	 v = { .cb.act = cb, .ctx = ctx };
-	struct tx		 tx;
-	int			 err;
+	struct visit_user	 v = { .cb.act = cb, .ctx = ctx,
+	    .kind = STORE_RECORD_ACT };
 
 	if (cb == NULL)
 		return STORE_INVAL;
-	if ((err = tx_begin(lstore(st), &tx, false, __func__)) != STORE_OK)
-		return err;
-	err = db_each(&tx, DB_ACTS, NULL, 0, STORE_RECORD_ACT, &rec, visit_act,
-	    &v);
-	return tx_finish(&tx, err);
+	return read_each(st, DB_ACTS, NULL, &rec, &v, __func__);
 }
 
 /*
@@ -1583,21 +1577,15 @@ lmdb_subscription_set_once(struct store *st, const char *licensee,
     kg_date until, const struct store_audit *a)
 {
 	struct store_record_enc	 m;
-	struct tx		 tx;
 	MDB_val			 key;
-	int			 err;
 
 	if (licensee == NULL || licensee[0] == '\0' ||
 	    strnlen(licensee, KG_LICENSEE_MAX + 1) > KG_LICENSEE_MAX ||
 	    !audit_valid(a))
 		return STORE_INVAL;
-	if ((err = tx_begin(lstore(st), &tx, true, __func__)) != STORE_OK)
-		return err;
 	store_record_sub_encode(licensee, until, &m);
 	key = val_str(licensee);
-	if ((err = db_put(&tx, DB_SUBSCRIPTIONS, &key, &m, 0)) == 0)
-		err = audit_put(&tx, a);
-	return tx_finish(&tx, err);
+	return write_one(st, DB_SUBSCRIPTIONS, &key, &m, 0, NULL, a, __func__);
 }
 
 static int
@@ -1627,23 +1615,17 @@ lmdb_signing_key_put_once(struct store *st, const struct store_signing_key *k,
     const struct store_audit *a)
 {
 	struct store_record_enc	 m;
-	struct tx		 tx;
 	uint8_t			 id[KG_KEY_ID_LEN];
 	MDB_val			 key;
-	int			 err;
 
 	if (k == NULL || k->state > KG_TRUST_COMPROMISED || !audit_valid(a))
 		return STORE_INVAL;
 	key_id_compute(k->pk, id);
 	if (memcmp(id, k->id, KG_KEY_ID_LEN) != 0)
 		return STORE_INVAL;
-	if ((err = tx_begin(lstore(st), &tx, true, __func__)) != STORE_OK)
-		return err;
 	store_record_signing_key_encode(k, &m);
 	key = val_bytes(k->id, KG_KEY_ID_LEN);
-	if ((err = db_put(&tx, DB_SIGNING_KEYS, &key, &m, 0)) == 0)
-		err = audit_put(&tx, a);
-	return tx_finish(&tx, err);
+	return write_one(st, DB_SIGNING_KEYS, &key, &m, 0, NULL, a, __func__);
 }
 
 /* A signing key record that may be stored: a known state, id of pk. */
@@ -1692,32 +1674,15 @@ done:
 }
 
 static int
-visit_signing_key(void *arg, const MDB_val *key, const void *rec)
-{
-	struct visit_user	*v = arg;
-
-	(void)key;
-	return v->cb.signing_key(v->ctx, rec);
-}
-
-static int
 lmdb_signing_key_list(struct store *st, store_signing_key_cb cb, void *ctx)
 {
 	struct store_signing_key	 rec;
-	struct visit_user		 v;
-	struct tx			 tx;
-	int				 err;
+	struct visit_user		 v = { .cb.signing_key = cb, .ctx = ctx,
+	    .kind = STORE_RECORD_SIGNING_KEY };
 
 	if (cb == NULL)
 		return STORE_INVAL;
-	memset(&v, 0, sizeof(v));
-	v.cb.signing_key = cb;
-	v.ctx = ctx;
-	if ((err = tx_begin(lstore(st), &tx, false, __func__)) != STORE_OK)
-		return err;
-	err = db_each(&tx, DB_SIGNING_KEYS, NULL, 0, STORE_RECORD_SIGNING_KEY,
-	    &rec, visit_signing_key, &v);
-	return tx_finish(&tx, err);
+	return read_each(st, DB_SIGNING_KEYS, NULL, &rec, &v, __func__);
 }
 
 /* ---- audit ---- */
@@ -1736,38 +1701,17 @@ lmdb_audit_append_once(struct store *st, const struct store_audit *a)
 	return tx_finish(&tx, err);
 }
 
-static int
-visit_audit(void *arg, const MDB_val *key, const void *rec)
-{
-	struct visit_user		*v = arg;
-	const struct store_audit	*a = rec;
-
-	(void)key;
-	if (a->time < v->since)
-		return 0;
-	return v->cb.audit(v->ctx, a);
-}
-
 /* Audit records with time >= since, in seq order. */
 static int
 lmdb_audit_list(struct store *st, int64_t since, store_audit_cb cb, void *ctx)
 {
 	struct store_audit	 rec;
-	struct visit_user	 v;
-	struct tx		 tx;
-	int			 err;
+	struct visit_user	 v = { .cb.audit = cb, .ctx = ctx,
+	    .kind = STORE_RECORD_AUDIT, .since = since };
 
 	if (cb == NULL)
 		return STORE_INVAL;
-	memset(&v, 0, sizeof(v));
-	v.cb.audit = cb;
-	v.ctx = ctx;
-	v.since = since;
-	if ((err = tx_begin(lstore(st), &tx, false, __func__)) != STORE_OK)
-		return err;
-	err = db_each(&tx, DB_AUDIT, NULL, 0, STORE_RECORD_AUDIT, &rec,
-	    visit_audit, &v);
-	return tx_finish(&tx, err);
+	return read_each(st, DB_AUDIT, NULL, &rec, &v, __func__);
 }
 
 struct verify_ctx {

@@ -26,6 +26,7 @@
 
 #include "kgerr.h"
 #include "keys.h"
+#include "text.h"
 
 #define KF_PLAIN_PREFIX		"KGS1."
 #define KF_SEALED_PREFIX	"KGE1."
@@ -239,24 +240,9 @@ keyfile_write(const char *path, const struct kg_keypair *kp,
 static int
 keyfile_slurp(int fd, char *text, size_t *len)
 {
-	ssize_t	n;
-	size_t	off = 0;
-
-	for (;;) {
-		n = read(fd, text + off, KF_TEXT_MAX + 1 - off);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return KGE_IO;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-		if (off > KF_TEXT_MAX)
-			return KGE_FILE_FORMAT;
-	}
-	*len = off;
-	return KGE_OK;
+	if (text_fd_read(fd, text, KF_TEXT_MAX, len) == 0)
+		return KGE_OK;
+	return errno == EFBIG ? KGE_FILE_FORMAT : KGE_IO;
 }
 
 /*

@@ -35,6 +35,9 @@ keys_domain_prefix(enum kg_domain domain, size_t *len)
 	case KG_DOMAIN_ROTATION:
 		*len = sizeof(KG_DOMAIN_ROTATION_PREFIX);
 		return KG_DOMAIN_ROTATION_PREFIX;
+	case KG_DOMAIN_REPLY_BATCH:
+		*len = sizeof(KG_DOMAIN_REPLY_BATCH_PREFIX);
+		return KG_DOMAIN_REPLY_BATCH_PREFIX;
 	}
 	return NULL;
 }

@@ -19,11 +19,13 @@
 #define KG_DOMAIN_LICENSE_PREFIX	"keygate-license-v1"	/* + '\0' */
 #define KG_DOMAIN_REPLY_PREFIX		"keygate-reply-v1"	/* + '\0' */
 #define KG_DOMAIN_ROTATION_PREFIX	"keygate-rotation-v1"	/* + '\0' */
+#define KG_DOMAIN_REPLY_BATCH_PREFIX	"keygate-reply-batch-v1"	/* + '\0'; signs a Merkle root */
 
 enum kg_domain {
 	KG_DOMAIN_LICENSE,
 	KG_DOMAIN_REPLY,
 	KG_DOMAIN_ROTATION,
+	KG_DOMAIN_REPLY_BATCH,
 };
 
 #define KG_PUBKEY_TEXT_MAX	64	/* "KGP1." + 43 chars + NUL fits */

@@ -16,6 +16,7 @@
 
 #include "kgerr.h"
 #include "keys.h"
+#include "text.h"
 
 #define TRUST_FILE_MAX	(1024 * 1024)	/* a trust file is a few lines */
 #define TRUST_LINE_MAX	256		/* longer is not a public key line */
@@ -209,7 +210,6 @@ trustset_load_file(struct kg_trustset *ts, const char *path, int *bad_line)
 	struct stat	 st;
 	char		*buf = NULL, *nul;
 	const char	*p;
-	ssize_t		 n;
 	size_t		 len = 0;
 	int		 fd = -1, rc = KGE_IO, saved, lineno;
 
@@ -231,21 +231,8 @@ trustset_load_file(struct kg_trustset *ts, const char *path, int *bad_line)
 		rc = KGE_NOMEM;
 		goto fail;
 	}
-	for (;;) {
-		n = read(fd, buf + len, TRUST_FILE_MAX + 1 - len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > TRUST_FILE_MAX) {
-			errno = EFBIG;
-			goto fail;
-		}
-	}
+	if (text_fd_read(fd, buf, TRUST_FILE_MAX, &len) == -1)
+		goto fail;
 	close(fd);
 	fd = -1;
 	buf[len] = '\0';

@@ -1,0 +1,160 @@
+/*
+ * The verified-key cache. A key text's exact bytes (whitespace included: the
+ * same key spelt with other whitespace is another entry, verified once more)
+ * are hashed with BLAKE2b-256; the hash picks one of nsets sets of
+ * KEYCACHE_WAYS entries, and an entry whose hash matches holds the license
+ * that key's verified payload decoded to. A miss runs license_key_parse and
+ * remembers the result only when the key verified; a full set evicts its
+ * least recently used entry, so memory stays what the caller gave at init
+ * and nothing is allocated per request.
+ *
+ * The cache replaces signature verification only. The license's state
+ * (revocation, renewal) always comes from the store, and the signer's trust
+ * state is read from the trust set on every hit, so a key signed by a key
+ * later marked compromised is refused at once. A mutex makes the cache safe
+ * to share between threads; it is held for a hash compare and a copy.
+ */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "keycache.h"
+#include "kgerr.h"
+
+/* Set up an empty cache over caller-provided slots: see keycache.h. */
+int
+keycache_init(struct keycache *kc, struct keycache_entry *slot, size_t nslots)
+{
+	if (slot == NULL || nslots < KEYCACHE_WAYS || nslots % KEYCACHE_WAYS != 0)
+		return -1;
+	memset(kc, 0, sizeof(*kc));
+	if (pthread_mutex_init(&kc->lock, NULL) != 0)
+		return -1;
+	kc->slot = slot;	/* zeroed by the caller: untouched pages stay unmapped */
+	kc->nsets = nslots / KEYCACHE_WAYS;
+	return 0;
+}
+
+/* Forget every entry: see keycache.h. */
+void
+keycache_fini(struct keycache *kc)
+{
+	if (kc->slot == NULL)
+		return;
+	sodium_memzero(kc->slot, kc->nsets * KEYCACHE_WAYS * sizeof(*kc->slot));
+	pthread_mutex_destroy(&kc->lock);
+	kc->slot = NULL;
+	kc->nsets = 0;
+}
+
+/* The first entry of the set of hash h. */
+static struct keycache_entry *
+keycache_set(const struct keycache *kc, const uint8_t h[32])
+{
+	uint64_t	v;
+
+	memcpy(&v, h, sizeof(v));
+	return &kc->slot[(v % kc->nsets) * KEYCACHE_WAYS];
+}
+
+/*
+ * Look h up with the lock held: KGE_OK with *lic filled, 1 for a miss, or a
+ * signer error (the entry then dropped).
+ */
+static int
+keycache_find_locked(struct keycache *kc, const uint8_t h[32],
+    const struct kg_trustset *ts, struct kg_license *lic)
+{
+	struct keycache_entry		*set = keycache_set(kc, h), *e;
+	const struct kg_trust_entry	*te;
+	size_t				 i;
+
+	for (i = 0; i < KEYCACHE_WAYS; i++) {
+		e = &set[i];
+		if (e->stamp == 0 || sodium_memcmp(e->hash, h, 32) != 0)
+			continue;
+		te = trustset_find(ts, e->lic.key_id);
+		if (te == NULL || te->state == KG_TRUST_COMPROMISED) {
+			memset(e, 0, sizeof(*e));
+			return te == NULL ? KGE_KEY_UNKNOWN_SIGNER :
+			    KGE_KEY_COMPROMISED;
+		}
+		e->stamp = ++kc->clock;
+		*lic = e->lic;
+		return KGE_OK;
+	}
+	return 1;
+}
+
+/* Remember a verified key with the lock held, evicting its set's oldest. */
+static void
+keycache_insert_locked(struct keycache *kc, const uint8_t h[32],
+    const struct kg_license *lic)
+{
+	struct keycache_entry	*set = keycache_set(kc, h), *victim = &set[0];
+	size_t			 i;
+
+	for (i = 0; i < KEYCACHE_WAYS; i++) {
+		if (set[i].stamp != 0 && sodium_memcmp(set[i].hash, h, 32) == 0) {
+			victim = &set[i];	/* verified twice at once */
+			break;
+		}
+		if (set[i].stamp < victim->stamp)
+			victim = &set[i];
+	}
+	memcpy(victim->hash, h, 32);
+	victim->lic = *lic;
+	victim->stamp = ++kc->clock;
+}
+
+/* license_key_parse through the cache: see keycache.h. */
+int
+keycache_parse(struct keycache *kc, const char *text, size_t len,
+    const struct kg_trustset *ts, struct kg_license *lic)
+{
+	uint8_t	h[32];
+	int	rc;
+
+	if (lic == NULL)
+		return KGE_INVAL;
+	memset(lic, 0, sizeof(*lic));
+	if (text == NULL || ts == NULL || len > KG_KEY_TEXT_MAX)
+		return license_key_parse(text, len, ts, lic);
+	crypto_generichash(h, sizeof(h), (const unsigned char *)text, len,
+	    NULL, 0);
+	pthread_mutex_lock(&kc->lock);
+	rc = keycache_find_locked(kc, h, ts, lic);
+	if (rc == 1)
+		kc->misses++;
+	else
+		kc->hits++;
+	pthread_mutex_unlock(&kc->lock);
+	if (rc != 1) {
+		if (rc != KGE_OK)
+			memset(lic, 0, sizeof(*lic));
+		return rc;
+	}
+
+	/* A miss: verify without the lock, then remember. */
+	rc = license_key_parse(text, len, ts, lic);
+	if (rc != KGE_OK)
+		return rc;
+	pthread_mutex_lock(&kc->lock);
+	keycache_insert_locked(kc, h, lic);
+	pthread_mutex_unlock(&kc->lock);
+	return KGE_OK;
+}
+
+/* The number of entries in use: see keycache.h. */
+size_t
+keycache_count(struct keycache *kc)
+{
+	size_t	i, n = 0;
+
+	pthread_mutex_lock(&kc->lock);
+	for (i = 0; i < kc->nsets * KEYCACHE_WAYS; i++)
+		if (kc->slot[i].stamp != 0)
+			n++;
+	pthread_mutex_unlock(&kc->lock);
+	return n;
+}

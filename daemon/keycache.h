@@ -1,0 +1,63 @@
+/*
+ * The verified-key cache: remembers keys whose Ed25519 signature has been
+ * verified, so a repeat check skips the verification (issue 7, item 2).
+ */
+#ifndef KG_KEYCACHE_H
+#define KG_KEYCACHE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys.h"
+#include "license.h"
+
+#define KEYCACHE_WAYS		8	/* entries per set */
+#define KEYCACHE_SLOTS		16384	/* the daemon's cache: 2048 sets of 8 */
+
+/* One remembered key: BLAKE2b-256 of its exact text bytes and its license. */
+struct keycache_entry {
+	uint8_t			hash[32];
+	uint64_t		stamp;		/* 0: empty; else last use */
+	struct kg_license	lic;		/* lic.key_id: its signer */
+};
+
+/*
+ * A set-associative cache over caller-provided slots: a key may live only in
+ * the KEYCACHE_WAYS slots of the set its hash selects, and a new key evicts
+ * the least recently used entry of its set. Memory is fixed at init.
+ */
+struct keycache {
+	pthread_mutex_t		 lock;
+	struct keycache_entry	*slot;
+	size_t			 nsets;
+	uint64_t		 clock;
+	uint64_t		 hits;
+	uint64_t		 misses;
+};
+
+/*
+ * Use nslots zeroed entries at slot (a multiple of KEYCACHE_WAYS, at least
+ * one set; static or calloc'd storage, so pages never used are never
+ * touched) as an empty cache. 0, or -1 when nslots is not such a number.
+ */
+int	keycache_init(struct keycache *kc, struct keycache_entry *slot,
+	    size_t nslots);
+
+/* Wipe every entry (zeroed again, fit for keycache_init) and release the lock. */
+void	keycache_fini(struct keycache *kc);
+
+/*
+ * license_key_parse through the cache. On a hit the signature is not verified
+ * again, but the signer's trust state is: a signer no longer in ts is
+ * KGE_KEY_UNKNOWN_SIGNER and a compromised one KGE_KEY_COMPROMISED (and the
+ * entry is dropped). On a miss the key is parsed and, when it verifies,
+ * remembered. Same results as license_key_parse; *lic zeroed on failure.
+ */
+int	keycache_parse(struct keycache *kc, const char *text, size_t len,
+	    const struct kg_trustset *ts, struct kg_license *lic);
+
+/* The number of entries in use (for tests: at most the slot count). */
+size_t	keycache_count(struct keycache *kc);
+
+#endif
