@@ -20,78 +20,18 @@ tampering with them as --mode says:
 
 It is bounded: it serves at most --max-conns connections and exits after
 --lifetime seconds whatever happens, and every socket has a timeout.
-Standard library only; the protobuf walking below is just enough for
-keygate's Request and Reply envelopes.
+Standard library only; the protobuf walking is kgwire.py's (next to this
+file), just enough for keygate's Request and Reply envelopes.
 """
 import argparse
-import os
 import socket
 import struct
 import sys
 import threading
 import time
 
-
-def varint_decode(buf, pos):
-    """Decode a protobuf varint at pos; return (value, new pos)."""
-    value = shift = 0
-    while True:
-        if pos >= len(buf) or shift > 63:
-            raise ValueError("bad varint")
-        b = buf[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return value, pos
-
-
-def varint_encode(value):
-    out = bytearray()
-    while True:
-        b = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def fields_decode(buf):
-    """A message's fields as a list of (number, wire type, value)."""
-    fields, pos = [], 0
-    while pos < len(buf):
-        key, pos = varint_decode(buf, pos)
-        num, wt = key >> 3, key & 7
-        if wt == 0:
-            val, pos = varint_decode(buf, pos)
-        elif wt == 2:
-            n, pos = varint_decode(buf, pos)
-            if pos + n > len(buf):
-                raise ValueError("truncated field")
-            val, pos = buf[pos:pos + n], pos + n
-        elif wt == 1:
-            val, pos = buf[pos:pos + 8], pos + 8
-        elif wt == 5:
-            val, pos = buf[pos:pos + 4], pos + 4
-        else:
-            raise ValueError("unsupported wire type")
-        fields.append((num, wt, val))
-    return fields
-
-
-def fields_encode(fields):
-    out = bytearray()
-    for num, wt, val in fields:
-        out += varint_encode(num << 3 | wt)
-        if wt == 0:
-            out += varint_encode(val)
-        elif wt == 2:
-            out += varint_encode(len(val)) + val
-        else:
-            out += val
-    return bytes(out)
+from kgwire import fields as fields_decode, fields_encode, listen_port_file, \
+    read_frame as frame_read, write_frame as frame_write
 
 
 def request_other(req):
@@ -124,30 +64,6 @@ def reply_flip(reply):
             val = bytes(b)
         out.append((num, wt, val))
     return fields_encode(out)
-
-
-def recv_exact(sock, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return bytes(buf)
-
-
-def frame_read(sock):
-    hdr = recv_exact(sock, 4)
-    if hdr is None:
-        return None
-    (n,) = struct.unpack(">I", hdr)
-    if n > 1 << 20:
-        raise ValueError("frame too large")
-    return recv_exact(sock, n)
-
-
-def frame_write(sock, body):
-    sock.sendall(struct.pack(">I", len(body)) + body)
 
 
 class Proxy:
@@ -219,14 +135,7 @@ class Proxy:
                 up.close()
 
     def run(self):
-        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(16)
-        tmp = self.args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % ls.getsockname()[1])
-        os.rename(tmp, self.args.port_file)
+        ls = listen_port_file(self.args.port_file)
         threads = []
         served = 0
         while served < self.args.max_conns:

@@ -17,73 +17,20 @@ Either way a correct client trusts nothing new and refuses the check. It is
 bounded: at most --max-conns connections, --lifetime seconds, and every
 socket has a timeout. With --log it appends one line per request
 ("rotations" for a RotationsRequest). Standard library and python3-nacl only; the protobuf
-encoding below is just enough for keygate's envelopes.
+encoding is kgwire.py's (next to this file), just enough for keygate's
+envelopes.
 """
 import argparse
-import base64
 import hashlib
-import os
 import socket
-import struct
 import sys
 import threading
 import time
 
 from nacl.signing import SigningKey
 
-
-def varint_encode(value):
-    out = bytearray()
-    while True:
-        b = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def varint_decode(buf, pos):
-    value = shift = 0
-    while True:
-        if pos >= len(buf) or shift > 63:
-            raise ValueError("bad varint")
-        b = buf[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return value, pos
-
-
-def fields(buf):
-    """Decode a message's fields into a list of (number, wire type, value)."""
-    out, pos = [], 0
-    while pos < len(buf):
-        key, pos = varint_decode(buf, pos)
-        num, wt = key >> 3, key & 7
-        if wt == 0:
-            v, pos = varint_decode(buf, pos)
-        elif wt == 2:
-            n, pos = varint_decode(buf, pos)
-            v, pos = buf[pos:pos + n], pos + n
-        else:
-            raise ValueError("unexpected wire type %d" % wt)
-        out.append((num, wt, v))
-    return out
-
-
-def fbytes(num, data):
-    return varint_encode(num << 3 | 2) + varint_encode(len(data)) + data
-
-
-def fint(num, value):
-    return varint_encode(num << 3) + varint_encode(value)
-
-
-def key_id(pk):
-    return hashlib.blake2b(pk, digest_size=32).digest()[:8]
+from kgwire import fbytes, fields, fint, key_id, listen_port_file, \
+    load_pubkey, read_frame, request, write_frame
 
 
 def sign(sk, prefix, data):
@@ -95,32 +42,18 @@ def statement(signer, new_pk, old_id):
     return fbytes(1, body) + fbytes(2, sign(signer, b"keygate-rotation-v1", body))
 
 
-def recv_exact(sock, n):
-    buf = b""
-    while len(buf) < n:
-        part = sock.recv(n - len(buf))
-        if not part:
-            raise EOFError
-        buf += part
-    return buf
-
-
 def frame_read(sock):
-    (n,) = struct.unpack(">I", recv_exact(sock, 4))
-    if n == 0 or n > 65536:
-        raise ValueError("bad frame length")
-    return recv_exact(sock, n)
-
-
-def frame_write(sock, body):
-    sock.sendall(struct.pack(">I", len(body)) + body)
+    msg = read_frame(sock, 65536)
+    if not msg:
+        raise EOFError
+    return msg
 
 
 def upstream_statements(addr):
     """The genuine statements the real keygated serves."""
     host, port = addr.rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=10) as s:
-        frame_write(s, fint(1, 1) + fbytes(2, b"\x07" * 32) + fbytes(13, b""))
+        write_frame(s, request("rotations", b"\x07" * 32))
         reply = dict((n, v) for n, _, v in fields(frame_read(s)))
     body = dict((n, v) for n, _, v in fields(reply[1]))
     return [v for n, _, v in fields(body.get(12, b"")) if n == 1]
@@ -168,19 +101,13 @@ class Forge:
             conn.settimeout(10)
             try:
                 while True:
-                    frame_write(conn, self.answer(frame_read(conn)))
+                    write_frame(conn, self.answer(frame_read(conn)))
             except (EOFError, OSError, ValueError):
                 pass
 
     def run(self):
-        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(16)
+        ls = listen_port_file(self.args.port_file)
         ls.settimeout(0.5)
-        with open(self.args.port_file + ".tmp", "w") as f:
-            f.write("%d\n" % ls.getsockname()[1])
-        os.rename(self.args.port_file + ".tmp", self.args.port_file)
         deadline = time.time() + self.args.lifetime
         conns = 0
         while time.time() < deadline and conns < self.args.max_conns:
@@ -204,8 +131,7 @@ def main():
     ap.add_argument("--max-conns", type=int, default=8)
     args = ap.parse_args()
     if args.mode == "forged":
-        text = open(args.old_pubkey).read().split()[0]
-        args.old_pk = base64.urlsafe_b64decode(text[5:] + "=" * (-len(text[5:]) % 4))
+        args.old_pk = load_pubkey(args.old_pubkey)
     elif not args.upstream:
         ap.error("--mode relay needs --upstream")
     Forge(args).run()

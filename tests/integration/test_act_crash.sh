@@ -23,10 +23,6 @@ TODAY=2026-06-15
 OLD_EXPIRY=2026-05-26
 SEED=4242
 
-sed -n '/^cat >"$T\/kgwire.py" <<.EOF.$/,/^EOF$/p' "$(dirname "$0")/test_renew.sh" \
-    | sed '1d;$d' >"$T/kgwire.py"
-PYTHONPATH=$T "$KG_PY" -c 'import kgwire' || { echo "no wire client" >&2; exit 1; }
-
 # The driver: "run ROUND" redeems that round's acts from 4 clients with small
 # seeded pauses, appending each acknowledged reply to ACKS; "probe" checks
 # every acknowledgement so far; "final" presents every act by both keys.
@@ -161,14 +157,11 @@ adm product add ZHKH8 --name "Housing services" --price 7990 >/dev/null
 adm edition add ZHKH8 PROF >/dev/null
 adm --json key issue ZHKH8 PROF --licensee "Crash" --created 2025-11-26 \
     --count "$NKEYS" >"$T/keys.jsonl"
-for i in $(seq 0 $((NACTS - 1))); do
-	adm act register "CRASH-$i" --product ZHKH8 --months 1 >/dev/null ||
-	    { echo "act register CRASH-$i failed" >&2; exit 1; }
-done
+kg_register_acts CRASH "$NACTS" ZHKH8 1
 
 ACTS_FILE=$T/acts.jsonl
 export ACTS_PER_ROUND NACTS SEED OLD_EXPIRY ACTS_FILE
-drv() { PYTHONPATH=$T timeout 120 "$KG_PY" "$T/driver.py" "$1" "$KG_PORT" \
+drv() { PYTHONPATH=$KG_PYTHONPATH timeout 120 "$KG_PY" "$T/driver.py" "$1" "$KG_PORT" \
     "$KG_DATA/signing.pub" "$T/keys.jsonl" "$T/acks" "${2:-}"; }
 # The kill moments: seeded, 0.03 to 0.6 s into each round.
 read -r -a DELAYS <<<"$("$KG_PY" -c 'import random, sys
@@ -206,26 +199,9 @@ out=$(drv final)
 expect_eq "every act: exactly one key wins, the other gets act_used" \
     "$(echo "$out" | grep '^final ')" "final bad 0 []"
 read -r -a WINS <<<"$(echo "$out" | grep '^wins ' | cut -d' ' -f2-)"
-total=0
-i=0
-while read -r line; do
-	regno=$(echo "$line" | jget regno)
-	got=$(adm --json key show "$regno" | jget support_expiry)
-	ext=$("$KG_PY" -c 'import datetime, sys
-from dateutil.relativedelta import relativedelta
-a, b = (datetime.date.fromisoformat(x) for x in sys.argv[1:3])
-m = relativedelta(b, a)
-print(m.years * 12 + m.months if m.days == 0 else "not-whole-months")' \
-	    "$OLD_EXPIRY" "$got")
-	expect_eq "key $regno: one month per act it won" "$ext" "${WINS[$i]:-x}"
-	[[ $ext =~ ^[0-9]+$ ]] && total=$((total + ext))
-	i=$((i + 1))
-done <"$T/keys.jsonl"
-expect_eq "extensions in the store = number of acts" "$total" "$NACTS"
+kg_expect_extensions "$T/keys.jsonl" "$OLD_EXPIRY" 1 "$NACTS" \
+    "one month per act it won" "${WINS[@]}"
 expect_eq "audit: one act.redeem record per act" \
-    "$(adm --json audit | "$KG_PY" -c 'import json, sys, collections
-c = collections.Counter(json.loads(l)["object"] for l in sys.stdin
-    if l.strip() and json.loads(l).get("action") == "act.redeem")
-print(len(c), set(c.values()))')" "$NACTS {1}"
+    "$(kg_audit_per_object act.redeem)" "$NACTS {1}"
 check "audit --verify passes after $ROUNDS kills" adm audit --verify
 kg_done

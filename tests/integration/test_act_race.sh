@@ -5,7 +5,7 @@
 # repeat gets the same renewal; every winning key's renewals are the
 # consecutive 12-month extensions of its old expiry, and the extensions
 # stored (key show) add up to exactly one per act. The driver speaks the
-# wire protocol directly (the client of test_renew.sh) and verifies every
+# wire protocol directly (kgwire.py) and verifies every
 # reply's signature and every renewed key's signature with nacl.
 . "$(dirname "$0")/lib.sh"
 
@@ -14,11 +14,6 @@ NACTS=200
 NCLIENTS=24
 TODAY=2026-06-15
 OLD_EXPIRY=2026-05-26		# keys created 2025-11-26, 6 months of support
-
-# The wire client is test_renew.sh's (one copy of it).
-sed -n '/^cat >"$T\/kgwire.py" <<.EOF.$/,/^EOF$/p' "$(dirname "$0")/test_renew.sh" \
-    | sed '1d;$d' >"$T/kgwire.py"
-PYTHONPATH=$T "$KG_PY" -c 'import kgwire' || { echo "no wire client" >&2; exit 1; }
 
 kg_init "$T/d"
 kg_start "$T/d" --test-clock "$TODAY" || exit 1
@@ -29,18 +24,14 @@ adm --json key issue ZHKH8 PROF --licensee "Racer" --created 2025-11-26 \
     --count "$NKEYS" >"$T/keys.jsonl"
 expect_eq "issued $NKEYS keys" "$(wc -l <"$T/keys.jsonl")" "$NKEYS"
 
-for i in $(seq 0 $((NACTS - 1))); do
-	adm act register "RACE-$i" --product ZHKH8 --months 12 >/dev/null ||
-	    { echo "act register RACE-$i failed" >&2; exit 1; }
-done
+kg_register_acts RACE "$NACTS" ZHKH8 12
 
 start=$(date +%s)
-PYTHONPATH=$T timeout 240 "$KG_PY" - "$KG_PORT" "$KG_DATA/signing.pub" \
+PYTHONPATH=$KG_PYTHONPATH timeout 240 "$KG_PY" - "$KG_PORT" "$KG_DATA/signing.pub" \
     "$T/keys.jsonl" "$NACTS" "$NCLIENTS" "$OLD_EXPIRY" "$T/winners.json" \
     >"$T/race.out" <<'EOF'
-import base64, datetime, json, queue, random, sys, threading
+import datetime, json, queue, random, sys, threading
 from dateutil.relativedelta import relativedelta
-from nacl.signing import VerifyKey
 import kgwire
 
 port, pub = int(sys.argv[1]), kgwire.load_pubkey(sys.argv[2])
@@ -48,18 +39,11 @@ keys = [json.loads(l)["key"] for l in open(sys.argv[3])]
 serials = [json.loads(l)["serial"] for l in open(sys.argv[3])]
 nacts, nclients = int(sys.argv[4]), int(sys.argv[5])
 old = datetime.date.fromisoformat(sys.argv[6])
-vk = VerifyKey(pub)
 n = len(keys)
-
-def b64(s):
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 def key_serial(text):
     """Verify a license key's signature; return its serial (payload field 1)."""
-    p, s = text[len("KG1."):].split(".")
-    payload, sig = b64(p), b64(s)
-    vk.verify(b"keygate-license-v1\x00" + payload, sig)
-    return kgwire._parse(payload)[1][-1]
+    return kgwire.license_payload(text, pub)[1][-1]
 
 # Act i is raced by two different keys; the pairs vary with i.
 pairs = [(i % n, (i % n + 1 + (i // n) % (n - 1)) % n) for i in range(nacts)]
@@ -149,23 +133,8 @@ expect_eq "wins add up to the acts" "$(r wins_total)" "$NACTS"
 # The store: each key's expiry moved by 12 months per act it won, and the
 # extensions add up to the number of acts.
 read -r -a WINS <<<"$(r wins)"
-total=0
-i=0
-while read -r line; do
-	regno=$(echo "$line" | jget regno)
-	got=$(adm --json key show "$regno" | jget support_expiry)
-	ext=$("$KG_PY" -c 'import datetime, sys
-from dateutil.relativedelta import relativedelta
-a, b = (datetime.date.fromisoformat(x) for x in sys.argv[1:3])
-m = relativedelta(b, a)
-print(m.years * 12 + m.months if m.days == 0 else "not-whole-months")' \
-	    "$OLD_EXPIRY" "$got")
-	expect_eq "key $regno: extensions in the store = acts it won" \
-	    "$ext" "$((12 * ${WINS[$i]:-0}))"
-	[[ $ext =~ ^[0-9]+$ ]] && total=$((total + ext / 12))
-	i=$((i + 1))
-done <"$T/keys.jsonl"
-expect_eq "extensions in the store = number of acts" "$total" "$NACTS"
+kg_expect_extensions "$T/keys.jsonl" "$OLD_EXPIRY" 12 "$NACTS" \
+    "extensions in the store = acts it won" "${WINS[@]}"
 # The store's own records: every act redeemed once, by the winner's license.
 adm --json act list >"$T/acts.jsonl"
 expect_eq "act list: every act redeemed by the key that won it" \
@@ -175,9 +144,6 @@ acts = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
 ok = [a for a in acts if a["state"] == "redeemed" and won.get(a["number"]) == a["serial"]]
 print(len(acts), len(ok))' "$T/winners.json" "$T/acts.jsonl")" "$NACTS $NACTS"
 expect_eq "audit: one act.redeem record per act" \
-    "$(adm --json audit | "$KG_PY" -c 'import json, sys, collections
-c = collections.Counter(json.loads(l)["object"] for l in sys.stdin
-    if l.strip() and json.loads(l).get("action") == "act.redeem")
-print(len(c), set(c.values()))')" "$NACTS {1}"
+    "$(kg_audit_per_object act.redeem)" "$NACTS {1}"
 check "audit --verify passes" adm audit --verify
 kg_done

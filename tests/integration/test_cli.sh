@@ -6,7 +6,6 @@
 # 2026-06-01 so every date below is exact.
 . "$(dirname "$0")/lib.sh"
 
-PROXY_PY=$KG_SOURCE/tests/integration/proxy.py
 TODAY=2026-06-01
 D=$T/data
 kg_init "$D"
@@ -151,21 +150,14 @@ expect_eq "verify with --pubkey before the command: exit 0" "$(rc vpre)" 0
 check "verify: readable line" grep -q '^valid: DEMO STD, regno ' "$T/vpre.out"
 
 # Tamper with one character in the middle of the payload part.
-"$KG_PY" -c 'import sys
-k = open(sys.argv[1]).read().strip()
-head, payload, sig = k.split(".")
-i = len(payload) // 2
-c = "B" if payload[i] != "B" else "C"
-print(head + "." + payload[:i] + c + payload[i + 1:] + "." + sig)' "$T/new.key" >"$T/tampered.key"
+kg_tamper_key "$T/new.key" >"$T/tampered.key"
 run vbad "$CLI" verify --key "$T/tampered.key" --pubkey "$PUB"
 expect_eq "verify tampered key: exit 11" "$(rc vbad)" 11
 check "verify tampered key: reason on stderr" grep -q 'the key is invalid' "$T/vbad.err"
 expect_eq "verify tampered key: one line" "$(errcount vbad)" 1
 
 # A public key that is not the vendor's.
-"$KG_PY" -c 'import base64, nacl.signing
-sk = nacl.signing.SigningKey(bytes(range(32)))
-print("KGP1." + base64.urlsafe_b64encode(bytes(sk.verify_key)).decode().rstrip("="))' >"$T/other.pub"
+kg_other_pubkey >"$T/other.pub"
 run vother "$CLI" verify --key "$T/new.key" --pubkey "$T/other.pub"
 expect_eq "verify against another vendor's key: exit 11" "$(rc vother)" 11
 
@@ -176,20 +168,6 @@ expect_eq "other --pubkey: exit 2" "$(rc untr)" 2
 check "other --pubkey: untrusted" grep -q 'not signed by a trusted key' "$T/untr.err"
 expect_eq "other --pubkey: one line" "$(errcount untr)" 1
 
-# proxy MODE: start proxy.py in MODE in front of the daemon; sets PPORT/PPID_.
-proxy() {
-	rm -f "$T/proxy.port"
-	"$KG_PY" "$PROXY_PY" --upstream "127.0.0.1:$KG_PORT" --mode "$1" \
-	    --port-file "$T/proxy.port" --max-conns 4 --lifetime 60 \
-	    2>>"$T/proxy.log" &
-	PPID_=$!
-	for _ in $(seq 100); do
-		[ -s "$T/proxy.port" ] && break
-		sleep 0.1
-	done
-	PPORT=$(cat "$T/proxy.port")
-}
-proxy_stop() { kill "$PPID_" 2>/dev/null; wait "$PPID_" 2>/dev/null; }
 pcli() {
 	"$CLI" --timeout 2000 --server "127.0.0.1:$PPORT" --pubkey "$PUB" \
 	    check --key "$T/new.key" --product DEMO --version 1.0
@@ -198,19 +176,19 @@ pcli() {
 # rejected NAME MODE TEXT: a check through the proxy in MODE exits 2 with one
 # stderr line containing TEXT.
 rejected() {
-	proxy "$2"
+	kg_proxy "$2"
 	run "$1" pcli
-	proxy_stop
+	kg_proxy_stop
 	expect_eq "$2: exit 2" "$(rc "$1")" 2
 	check "$2: reason" grep -q "$3" "$T/$1.err"
 	expect_eq "$2: one line" "$(errcount "$1")" 1
 	check "$2: nothing on stdout" test ! -s "$T/$1.out"
 }
 
-proxy pass
+kg_proxy pass
 run ppass pcli
 run ppass2 pcli
-proxy_stop
+kg_proxy_stop
 expect_eq "proxy pass: exit 0" "$(rc ppass)" 0
 expect_eq "proxy pass: line" "$(out ppass)" "update: install 1.1"
 expect_eq "proxy pass, again: exit 0" "$(rc ppass2)" 0
@@ -222,18 +200,17 @@ rejected pgarb garbage 'malformed'
 rejected pclose close 'closed the connection'
 rejected pstall stall 'did not answer in time'
 
-proxy replay
+kg_proxy replay
 run prec pcli
 run prep pcli
-proxy_stop
+kg_proxy_stop
 expect_eq "replay: the recorded exchange passes" "$(rc prec)" 0
 expect_eq "replay: exit 2" "$(rc prep)" 2
 check "replay: reason" grep -q 'nonce' "$T/prep.err"
 expect_eq "replay: one line" "$(errcount prep)" 1
 
 # ---- failover and addresses ----------------------------------------------------
-DEAD=$("$KG_PY" -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+DEAD=$(kg_free_port)
 run fo "$CLI" --server "127.0.0.1:$DEAD" --server "localhost:$KG_PORT" \
     --pubkey "$PUB" check --key "$T/new.key" --product DEMO --version 1.0
 expect_eq "failover to the second server: exit 0" "$(rc fo)" 0

@@ -6,13 +6,13 @@
 # memory use under oversize claims, and running out of file descriptors.
 # Every hostile case must get an error reply or a close; the honest client
 # must get correct signed answers throughout; the daemon must survive.
-# Requests are spoken by a small Python client (kgwire.py, written below) so
-# that the bytes on the wire are exactly the ones the test means.
+# Requests are spoken by the Python wire client (kgwire.py, next to this
+# file) so that the bytes on the wire are exactly the ones the test means.
 . "$(dirname "$0")/lib.sh"
 
 # Under AddressSanitizer freed memory sits in a quarantine and counts as
 # resident; keep it small so the RSS check below measures the daemon.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1"
+kg_small_quarantine
 
 D=$T/data
 kg_init "$D"
@@ -25,184 +25,16 @@ max_connections = 64
 EOF
 kg_start "$D" --log-level debug || exit 1
 
-adm product add HOST --name "Hostile Test" --price 100 >/dev/null &&
-    adm edition add HOST STD >/dev/null &&
-    adm release publish HOST 1.0.0 --date "$(day -30)" >/dev/null &&
-    adm release publish HOST 1.1.0 --date "$(day -1)" >/dev/null || {
-	echo "cannot set up the product with keygate-admin" >&2
-	exit 1
-}
-KEY=$(adm --json key issue HOST STD --licensee "Honest Ltd" | jget key)
-[ -n "$KEY" ] || { echo "keygate-admin key issue printed no key" >&2; exit 1; }
-export KG_PORT KEY
-export KG_PUBKEY=$D/signing.pub
-
-cat >"$T/kgwire.py" <<'EOF'
-"""Just enough of keygate's public wire for tests: frames, Request, Reply."""
-import base64
-import hashlib
-import os
-import socket
-import struct
-
-from nacl.signing import VerifyKey
-
-
-def varint(v):
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if not v:
-            out.append(b)
-            return bytes(out)
-        out.append(b | 0x80)
-
-
-def fbytes(num, b):
-    if isinstance(b, str):
-        b = b.encode()
-    return varint(num << 3 | 2) + varint(len(b)) + b
-
-
-def fvarint(num, v):
-    return varint(num << 3) + varint(v)
-
-
-def _varint_at(buf, pos):
-    v = shift = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        v |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return v, pos
-
-
-def parse(buf):
-    """A protobuf message's fields: {number: [value, ...]}."""
-    out, pos = {}, 0
-    while pos < len(buf):
-        key, pos = _varint_at(buf, pos)
-        num, wt = key >> 3, key & 7
-        if wt == 0:
-            val, pos = _varint_at(buf, pos)
-        elif wt == 2:
-            n, pos = _varint_at(buf, pos)
-            val, pos = bytes(buf[pos:pos + n]), pos + n
-        else:
-            raise ValueError("unexpected wire type %d" % wt)
-        out.setdefault(num, []).append(val)
-    return out
-
-
-BODY = {"check": (10, ("key", "product", "version", "target")),
-        "status": (11, ("key",)),
-        "activate": (12, ("key", "act"))}
-
-
-def request(kind, nonce, protocol=1, **fields):
-    num, names = BODY[kind]
-    body = b"".join(fbytes(i + 1, fields[n]) for i, n in enumerate(names)
-                    if fields.get(n))
-    return fvarint(1, protocol) + fbytes(2, nonce) + fbytes(num, body)
-
-
-def frame(msg):
-    return struct.pack(">I", len(msg)) + msg
-
-
-def recv_exact(sock, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return buf
-
-
-def read_frame(sock):
-    """One frame's message; None when the server closed (or reset)."""
-    try:
-        hdr = recv_exact(sock, 4)
-        if hdr is None:
-            return None
-        (n,) = struct.unpack(">I", hdr)
-        if n > 1 << 20:
-            raise ValueError("reply frame of %d bytes" % n)
-        return recv_exact(sock, n)
-    except ConnectionResetError:
-        return None
-
-
-def closed(sock):
-    """True when the server closed the connection (EOF or reset)."""
-    try:
-        return sock.recv(1) == b""
-    except ConnectionResetError:
-        return True
-
-
-def pubkey():
-    s = open(os.environ["KG_PUBKEY"]).read().split()[0]
-    assert s.startswith("KGP1.")
-    s = s[5:]
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-
-
-def _s(d, n):
-    return d[n][0].decode() if n in d else ""
-
-
-def reply_open(msg, nonce=None, req=None):
-    """Verify a Reply's signature and return its body; raises on forgery."""
-    rep = parse(msg)
-    body, sig = rep[1][0], rep[2][0]
-    VerifyKey(pubkey()).verify(b"keygate-reply-v1\0" + body, sig)
-    b = parse(body)
-    out = {"protocol": b.get(1, [0])[0], "nonce": b.get(2, [b""])[0],
-           "request_hash": b.get(3, [b""])[0]}
-    if nonce is not None and out["nonce"] != nonce:
-        raise ValueError("reply carries another nonce")
-    if req is not None and out["request_hash"] != \
-            hashlib.blake2b(req, digest_size=32).digest():
-        raise ValueError("reply is for another request")
-    if 10 in b:
-        e = parse(b[10][0])
-        out["error"] = {"reason": _s(e, 1), "detail": _s(e, 2)}
-    else:
-        v = parse(b.get(11, [b""])[0])
-        out["verdict"] = {"verdict": _s(v, 1), "reason": _s(v, 2),
-                          "eligible": _s(v, 3), "latest": _s(v, 4)}
-    return out
-
-
-def connect(timeout=10):
-    return socket.create_connection(("127.0.0.1", int(os.environ["KG_PORT"])),
-                                    timeout=timeout)
-
-
-def honest_check(sock):
-    """One honest check on sock; returns the verdict dict (raises on forgery)."""
-    nonce = os.urandom(16)
-    req = request("check", nonce, key=os.environ["KEY"], product="HOST",
-                  version="1.0.0")
-    sock.sendall(frame(req))
-    msg = read_frame(sock)
-    if msg is None:
-        raise ValueError("connection closed before the reply")
-    return reply_open(msg, nonce, req)["verdict"]
-EOF
+kg_product HOST "Hostile Test"
+kg_wire_key HOST
 
 # The honest client: bounded in count (2000) and time (60 s); it stops early
 # once the hostile phase is over (the stop file). Every 5 requests it opens
 # a new connection. It prints "ok N fail M".
 cat >"$T/honest.py" <<'EOF'
 import os, sys, time
-sys.path.insert(0, os.path.dirname(__file__))
 import kgwire as w
+KEY = os.environ["KEY"]
 stop, deadline = sys.argv[1], time.time() + 60
 ok = fail = 0
 sock = None
@@ -214,7 +46,7 @@ for i in range(2000):
             if sock is not None:
                 sock.close()
             sock = w.connect()
-        v = w.honest_check(sock)
+        v = w.check(sock, KEY, "HOST", "1.0.0")
         if (v["verdict"], v["reason"], v["eligible"], v["latest"]) == \
                 ("update", "ok", "1.1.0", "1.1.0"):
             ok += 1
@@ -229,14 +61,14 @@ for i in range(2000):
 print("ok %d fail %d" % (ok, fail))
 EOF
 
-"$KG_PY" "$T/honest.py" "$T/stop" >"$T/honest.out" 2>"$T/honest.err" &
+kgpy "$T/honest.py" "$T/stop" >"$T/honest.out" 2>"$T/honest.err" &
 HONEST=$!
 
 # The hostile cases. Each prints "NAME ok" or "NAME <what went wrong>".
 cat >"$T/hostile.py" <<'EOF'
-import os, random, socket, struct, sys, time
-sys.path.insert(0, os.path.dirname(__file__))
+import os, random, socket, struct, time
 import kgwire as w
+KEY = os.environ["KEY"]
 
 
 def error_then_close(name, payload, reason):
@@ -299,28 +131,28 @@ print("truncated_then_close ok")
 # Wrong protocol version: answered, and the connection stays usable.
 s = w.connect()
 nonce = os.urandom(16)
-req = w.request("check", nonce, protocol=2, key=os.environ["KEY"],
+req = w.request("check", nonce, protocol=2, key=KEY,
                 product="HOST", version="1.0.0")
 s.sendall(w.frame(req))
-r = w.reply_open(w.read_frame(s), nonce, req)
+r = w.reply_open(w.read_frame(s), nonce=nonce, req=req)
 if r.get("error", {}).get("reason") != "protocol_version":
     print("wrong_protocol reply", r)
 else:
-    v = w.honest_check(s)
+    v = w.check(s, KEY, "HOST", "1.0.0")
     print("wrong_protocol", "ok" if v["verdict"] == "update" else v)
 # A bad field (short nonce, bad version) on the same connection: answered, open.
 nonce = os.urandom(8)
 req = w.request("check", nonce, key="x", product="HOST", version="1.0.0")
 s.sendall(w.frame(req))
-r = w.reply_open(w.read_frame(s), nonce, req)
+r = w.reply_open(w.read_frame(s), nonce=nonce, req=req)
 print("short_nonce", "ok" if r.get("error", {}).get("reason") == "bad_request" else r)
 nonce = os.urandom(16)
-req = w.request("check", nonce, key=os.environ["KEY"], product="HOST",
+req = w.request("check", nonce, key=KEY, product="HOST",
                 version="1.0.x")
 s.sendall(w.frame(req))
-r = w.reply_open(w.read_frame(s), nonce, req)
+r = w.reply_open(w.read_frame(s), nonce=nonce, req=req)
 print("bad_version", "ok" if r.get("error", {}).get("reason") == "bad_version" else r)
-v = w.honest_check(s)
+v = w.check(s, KEY, "HOST", "1.0.0")
 print("open_after_bad_fields", "ok" if v["verdict"] == "update" else v)
 s.close()
 
@@ -329,12 +161,12 @@ s = w.connect()
 reqs = []
 for i in range(50):
     nonce = os.urandom(16)
-    reqs.append((nonce, w.request("check", nonce, key=os.environ["KEY"],
+    reqs.append((nonce, w.request("check", nonce, key=KEY,
                                   product="HOST", version="1.0.%d" % i)))
 s.sendall(b"".join(w.frame(r) for _, r in reqs))
 bad = 0
 for nonce, req in reqs:
-    r = w.reply_open(w.read_frame(s), nonce, req)
+    r = w.reply_open(w.read_frame(s), nonce=nonce, req=req)
     bad += "verdict" not in r
 print("pipelined_in_order", "ok" if bad == 0 else "%d bad replies" % bad)
 s.close()
@@ -418,7 +250,7 @@ took = time.time() - t0
 print("idle", "ok" if c and 2.5 < took < 7 else "closed=%s after %.1f s" % (c, took))
 s.close()
 EOF
-"$KG_PY" "$T/hostile.py" >"$T/hostile.out" 2>&1
+kgpy "$T/hostile.py" >"$T/hostile.out" 2>&1
 while read -r name result; do
 	expect_eq "hostile: $name" "$result" ok
 done <"$T/hostile.out"
@@ -426,10 +258,8 @@ expect_eq "hostile: all cases ran" "$(wc -l <"$T/hostile.out")" 17
 
 # Memory: 200 frames claiming 2^31 bytes must not grow the daemon's RSS by
 # more than 4 MiB (nothing beyond a header may be buffered).
-rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$KG_PID/status"; }
 cat >"$T/claims.py" <<'EOF'
-import os, struct, sys
-sys.path.insert(0, os.path.dirname(__file__))
+import struct, sys
 import kgwire as w
 n, bad = int(sys.argv[1]), 0
 for i in range(n):
@@ -446,10 +276,10 @@ for i in range(n):
         s.close()
 print(bad)
 EOF
-"$KG_PY" "$T/claims.py" 20 >/dev/null
-before=$(rss)
-expect_eq "2^31 claims: every reply is frame_too_large" "$("$KG_PY" "$T/claims.py" 200)" 0
-after=$(rss)
+kgpy "$T/claims.py" 20 >/dev/null
+before=$(kg_rss)
+expect_eq "2^31 claims: every reply is frame_too_large" "$(kgpy "$T/claims.py" 200)" 0
+after=$(kg_rss)
 echo "VmRSS before ${before} kB, after ${after} kB"
 check "2^31 claims: RSS grew by less than 4 MiB" test $((after - before)) -lt 4096
 
@@ -464,8 +294,7 @@ check "honest client got at least 20 answers" \
 
 # The connection cap (64): 70 idle connections, the excess closed at once.
 cat >"$T/cap.py" <<'EOF'
-import os, select, sys, time
-sys.path.insert(0, os.path.dirname(__file__))
+import select, time
 import kgwire as w
 # Well within the idle timeout (3 s): only the refused ones are closed.
 socks = [w.connect() for _ in range(70)]
@@ -476,14 +305,14 @@ for s in socks:
     s.close()
 print(closed)
 EOF
-closed=$("$KG_PY" "$T/cap.py")
+closed=$(kgpy "$T/cap.py")
 expect_eq "cap: 6 of 70 connections closed at once" "$closed" 6
 check "cap: daemon alive" kill -0 "$KG_PID"
-check "cap: honest check after the cap test" "$KG_PY" -c "
-import os, sys, time; sys.path.insert(0, '$T'); import kgwire as w
+check "cap: honest check after the cap test" kgpy -c "
+import os, sys, time; import kgwire as w; KEY = os.environ['KEY']
 for i in range(50):
     try:
-        v = w.honest_check(w.connect()); break
+        v = w.check(w.connect(), KEY, 'HOST', '1.0.0'); break
     except Exception:
         time.sleep(0.1)
 sys.exit(v['verdict'] != 'update')"
@@ -495,15 +324,14 @@ cpu() { awk '{ print $14 + $15 }' "/proc/$KG_PID/stat"; }
 nofile=$(prlimit --pid "$KG_PID" --nofile --output SOFT --noheadings | tr -d ' ')
 prlimit --pid "$KG_PID" --nofile=24:
 cat >"$T/emfile.py" <<'EOF'
-import os, sys, time
-sys.path.insert(0, os.path.dirname(__file__))
+import sys, time
 import kgwire as w
 socks = [w.connect() for _ in range(40)]
 time.sleep(float(sys.argv[1]))
 for s in socks:
     s.close()
 EOF
-"$KG_PY" "$T/emfile.py" 3 &
+kgpy "$T/emfile.py" 3 &
 EMF=$!
 sleep 0.5
 c0=$(cpu)
@@ -516,12 +344,12 @@ check "EMFILE: the pause was logged" grep -q "pausing the listener" "$D/keygated
 check "slow reader: cut off by the write timeout" \
     grep -q "replies not read within 2 seconds" "$D/keygated.log"
 prlimit --pid "$KG_PID" --nofile="$nofile":
-check "EMFILE: serves again" "$KG_PY" -c "
-import os, sys, time; sys.path.insert(0, '$T'); import kgwire as w
+check "EMFILE: serves again" kgpy -c "
+import os, sys, time; import kgwire as w; KEY = os.environ['KEY']
 v = None
 for i in range(50):
     try:
-        v = w.honest_check(w.connect()); break
+        v = w.check(w.connect(), KEY, 'HOST', '1.0.0'); break
     except Exception:
         time.sleep(0.1)
 sys.exit(v is None or v['verdict'] != 'update')"

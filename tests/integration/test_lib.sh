@@ -13,7 +13,6 @@
 
 DRIVE=$KG_BUILD/tests/kglib_drive
 EXAMPLE=$KG_BUILD/client/example-product
-PROXY_PY=$KG_SOURCE/tests/integration/proxy.py
 D=$T/data
 kg_init "$D"
 kg_start "$D" || exit 1
@@ -159,16 +158,9 @@ expect_eq "activate used act: no renewal" "$(f act renewal 3)" ""
 expect_eq "activate unknown act: act_unknown" "$(f act reason 4)" act_unknown
 
 # ---- offline verification -------------------------------------------------------------
-"$KG_PY" -c 'import sys
-k = open(sys.argv[1]).read().strip()
-head, payload, sig = k.split(".")
-i = len(payload) // 2
-print(head + "." + payload[:i] + ("B" if payload[i] != "B" else "C") + payload[i + 1:] + "." + sig)' \
-    "$T/new.key" >"$T/tampered.key"
+kg_tamper_key "$T/new.key" >"$T/tampered.key"
 echo "KGP1.not-a-key" >"$T/garbage.pub"
-"$KG_PY" -c 'import base64, nacl.signing
-sk = nacl.signing.SigningKey(bytes(range(32)))
-print("KGP1." + base64.urlsafe_b64encode(bytes(sk.verify_key)).decode().rstrip("="))' >"$T/other.pub"
+kg_other_pubkey >"$T/other.pub"
 dr ver --server "$SRV" --trust "$PUB" verify,"$T/new.key","$PUB" \
     verify,"$T/tampered.key","$PUB" verify,"$T/new.key","$T/garbage.pub" \
     verify,"$T/new.key","$T/other.pub"
@@ -201,25 +193,13 @@ expect_eq "bad server text: KG_ERR_INVAL" "$(f sbad err)" KG_ERR_INVAL
 
 # ---- hostile and silent servers (proxy.py) ------------------------------------------------
 # proxy MODE: proxy.py in MODE before the daemon; sets PPORT and PPID_.
-proxy() {
-	rm -f "$T/proxy.port"
-	"$KG_PY" "$PROXY_PY" --upstream "$SRV" --mode "$1" \
-	    --port-file "$T/proxy.port" --max-conns 4 --lifetime 60 \
-	    2>>"$T/proxy.log" &
-	PPID_=$!
-	for _ in $(seq 100); do
-		[ -s "$T/proxy.port" ] && break
-		sleep 0.1
-	done
-	PPORT=$(cat "$T/proxy.port")
-}
-proxy_stop() { kill "$PPID_" 2>/dev/null; wait "$PPID_" 2>/dev/null; }
+proxy() { kg_proxy "$1" "$SRV"; }
 for m in garbage:KG_ERR_PROTOCOL oversize:KG_ERR_PROTOCOL flip-byte:KG_ERR_UNTRUSTED \
     swap:KG_ERR_REQUEST_HASH close:KG_ERR_CLOSED; do
 	proxy "${m%%:*}"
 	dr "p-${m%%:*}" --server "127.0.0.1:$PPORT" --trust "$PUB" --timeouts 2000,2000 \
 	    check,"$T/new.key",DEMO,1.0
-	proxy_stop
+	kg_proxy_stop
 	expect_eq "proxy ${m%%:*}: ${m#*:}" "$(f "p-${m%%:*}" err)" "${m#*:}"
 	expect_eq "proxy ${m%%:*}: no result" "$(f "p-${m%%:*}" result)" false
 done
@@ -238,13 +218,12 @@ expect_eq "stall then daemon: the daemon answered" "$(f pstall2 server)" "$SRV"
 # The total deadline cuts across servers: two silent servers, 1500 ms each, 1500 in all.
 dr pdead --server "127.0.0.1:$PPORT" --server "127.0.0.1:$PPORT" --trust "$PUB" \
     --timeouts 1000,1500 --deadline 1500 check,"$T/new.key",DEMO,1.0
-proxy_stop
+kg_proxy_stop
 expect_eq "deadline: KG_ERR_TIMEOUT" "$(f pdead err)" KG_ERR_TIMEOUT
 check "deadline: stopped at 1500 ms, not 3000" test "$(f pdead ms)" -ge 1450 -a "$(f pdead ms)" -lt 2500
 
 # ---- failover and the connect timeout ------------------------------------------------------
-DEAD=$("$KG_PY" -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+DEAD=$(kg_free_port)
 dr fo --server "127.0.0.1:$DEAD" --server "$SRV" --trust "$PUB" --timeouts 1000,5000 \
     check,"$T/new.key",DEMO,1.0
 expect_eq "failover: KG_OK" "$(f fo err)" KG_OK
@@ -273,7 +252,7 @@ time.sleep(float(sys.argv[2]))
 EOF
 "$KG_PY" "$T/blackhole.py" "$T/bh.port" 30 &
 BHPID=$!
-for _ in $(seq 100); do [ -s "$T/bh.port" ] && break; sleep 0.1; done
+kg_wait_file "$T/bh.port" 10
 BH=127.0.0.1:$(cat "$T/bh.port")
 dr bh --server "$BH" --server "$SRV" --trust "$PUB" --timeouts 700,5000 \
     check,"$T/new.key",DEMO,1.0
@@ -310,7 +289,7 @@ expect_eq "replayed update after revocation: KG_ERR_REPLAY" "$(f rp3 err)" KG_ER
 expect_eq "replayed update: no result" "$(f rp3 result)" false
 expect_eq "replayed update: the mark is unchanged" "$(f rp3 floor)" "$(f rp2 floor)"
 dr rp4 --server "127.0.0.1:$PPORT" --trust "$PUB" check,"$T/rev.key",DEMO,1.0
-proxy_stop
+kg_proxy_stop
 expect_eq "the same replay without the mark: KG_ERR_NONCE" "$(f rp4 err)" KG_ERR_NONCE
 
 # ---- a server that signs with the vendor's key but misbehaves ---------------------------------
@@ -321,54 +300,19 @@ expect_eq "the same replay without the mark: KG_ERR_NONCE" "$(f rp4 err)" KG_ERR
 #   empty  a body with no result
 #   proto  protocol version 2
 cat >"$T/fakesrv.py" <<'EOF'
-import base64, hashlib, os, socket, struct, sys, threading, time
+import base64, hashlib, socket, sys, threading, time
 from nacl.signing import SigningKey
-
-def varint(n):
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | 0x80 if n else b)
-        if not n:
-            return bytes(out)
-
-def field(no, v):
-    if isinstance(v, int):
-        return varint(no << 3) + varint(v)
-    v = v.encode() if isinstance(v, str) else v
-    return varint(no << 3 | 2) + varint(len(v)) + v
-
-def uvar(buf, i):
-    v = shift = 0
-    while True:
-        b = buf[i]; i += 1
-        v |= (b & 0x7F) << shift; shift += 7
-        if not b & 0x80:
-            return v, i
-
-def nonce_of(req):
-    i = 0
-    while i < len(req):
-        key, i = uvar(req, i)
-        if key & 7 == 0:
-            _, i = uvar(req, i)
-        else:
-            n, i = uvar(req, i)
-            if key >> 3 == 2:
-                return req[i:i + n]
-            i += n
-    return b""
+from kgwire import field, key_id, listen_port_file, parse, read_frame, write_frame
 
 mode, keyfile, portfile = sys.argv[1], sys.argv[2], sys.argv[3]
 raw = open(keyfile).read().strip()
 blob = base64.urlsafe_b64decode(raw[5:] + "=" * (-len(raw[5:]) % 4))
 sk = SigningKey(blob[:32])
-kid = hashlib.blake2b(bytes(sk.verify_key), digest_size=32).digest()[:8]
+kid = key_id(bytes(sk.verify_key))
 
 def reply(req):
     t = int(time.time()) - (3600 if mode == "old" else 0)
-    body = field(1, 2 if mode == "proto" else 1) + field(2, nonce_of(req)) + \
+    body = field(1, 2 if mode == "proto" else 1) + field(2, parse(req).get(2, [b""])[0]) + \
         field(3, hashlib.blake2b(req, digest_size=32).digest()) + field(4, t)
     if mode == "error":
         body += field(10, field(1, "internal") + field(2, "fake failure"))
@@ -382,20 +326,17 @@ def serve(c):
     c.settimeout(10)
     try:
         while True:
-            hdr = c.recv(4, socket.MSG_WAITALL)
-            if len(hdr) < 4:
+            req = read_frame(c)
+            if req is None:
                 return
-            req = c.recv(struct.unpack(">I", hdr)[0], socket.MSG_WAITALL)
-            rep = reply(req)
-            c.sendall(struct.pack(">I", len(rep)) + rep)
+            write_frame(c, reply(req))
     except OSError:
         pass
     finally:
         c.close()
 
-ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(8); ls.settimeout(30)
-open(portfile + ".tmp", "w").write("%d\n" % ls.getsockname()[1])
-os.rename(portfile + ".tmp", portfile)
+ls = listen_port_file(portfile, 8)
+ls.settimeout(30)
 for _ in range(8):
     try:
         c, _ = ls.accept()
@@ -408,9 +349,9 @@ fake() {
 	local mode=$1 name=$2 fpid
 	shift 2
 	rm -f "$T/fake.port"
-	"$KG_PY" "$T/fakesrv.py" "$mode" "$D/signing.key" "$T/fake.port" 2>>"$T/fake.log" &
+	kgpy "$T/fakesrv.py" "$mode" "$D/signing.key" "$T/fake.port" 2>>"$T/fake.log" &
 	fpid=$!
-	for _ in $(seq 100); do [ -s "$T/fake.port" ] && break; sleep 0.1; done
+	kg_wait_file "$T/fake.port" 10
 	dr "$name" --server "127.0.0.1:$(cat "$T/fake.port")" --trust "$PUB" "$@"
 	kill "$fpid" 2>/dev/null
 	wait "$fpid" 2>/dev/null

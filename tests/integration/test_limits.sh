@@ -18,7 +18,7 @@
 
 # Under AddressSanitizer freed memory sits in a quarantine and counts as
 # resident; keep it small so the RSS checks measure the daemon.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1"
+kg_small_quarantine
 
 # 1,500 flood sockets in the test and as many in the daemon (which inherits
 # this limit): raise the soft limit as far as the hard one allows.
@@ -42,133 +42,14 @@ output_highwater = 65536
 EOF
 kg_start "$D" --log-level debug || exit 1
 
-adm product add LIM --name "Limits Test" --price 100 >/dev/null &&
-    adm edition add LIM STD >/dev/null &&
-    adm release publish LIM 1.0.0 --date "$(day -30)" >/dev/null &&
-    adm release publish LIM 1.1.0 --date "$(day -1)" >/dev/null || {
-	echo "cannot set up the product with keygate-admin" >&2
-	exit 1
-}
-KEY=$(adm --json key issue LIM STD --licensee "Honest Ltd" | jget key)
-[ -n "$KEY" ] || { echo "keygate-admin key issue printed no key" >&2; exit 1; }
-export KG_PORT KEY
-export KG_PUBKEY=$D/signing.pub
+kg_product LIM "Limits Test"
+kg_wire_key LIM
 
 # One honest check with the real CLI: exit 0 and the expected verdict.
-honest() {
-	local out
-	out=$(cli check --key "$KEY" --product LIM --version 1.0.0 2>&1) &&
-	    [ "$out" = "update: install 1.1.0" ] || {
-		echo "honest check: $out" >&2
-		return 1
-	}
-}
+honest() { kg_check_says "$KEY" LIM 1.0.0 "update: install 1.1.0"; }
 now() { "$KG_PY" -c 'import time; print("%.3f" % time.monotonic())'; }
-rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$KG_PID/status"; }
-wait_file() {	# wait_file FILE SECONDS
-	local i
-	for i in $(seq $(($2 * 20))); do
-		[ -e "$1" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 check "honest check before the attacks" honest
-
-cat >"$T/kgwire.py" <<'EOF'
-"""Just enough of keygate's public wire for these tests (as test_hostile's)."""
-import base64
-import os
-import socket
-import struct
-
-from nacl.signing import VerifyKey
-
-
-def varint(v):
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if not v:
-            out.append(b)
-            return bytes(out)
-        out.append(b | 0x80)
-
-
-def fbytes(num, b):
-    if isinstance(b, str):
-        b = b.encode()
-    return varint(num << 3 | 2) + varint(len(b)) + b
-
-
-def _varint_at(buf, pos):
-    v = shift = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        v |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return v, pos
-
-
-def parse(buf):
-    """A protobuf message's fields: {number: [value, ...]}."""
-    out, pos = {}, 0
-    while pos < len(buf):
-        key, pos = _varint_at(buf, pos)
-        num, wt = key >> 3, key & 7
-        if wt == 0:
-            val, pos = _varint_at(buf, pos)
-        elif wt == 2:
-            n, pos = _varint_at(buf, pos)
-            val, pos = bytes(buf[pos:pos + n]), pos + n
-        else:
-            raise ValueError("unexpected wire type %d" % wt)
-        out.setdefault(num, []).append(val)
-    return out
-
-
-def status_request(nonce, key):
-    """A Request{protocol 1, nonce, status{key}}."""
-    return varint(1 << 3) + varint(1) + fbytes(2, nonce) + \
-        fbytes(11, fbytes(1, key))
-
-
-def frame(msg):
-    return struct.pack(">I", len(msg)) + msg
-
-
-def pubkey():
-    s = open(os.environ["KG_PUBKEY"]).read().split()[0]
-    assert s.startswith("KGP1.")
-    s = s[5:]
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-
-
-def error_reason(data):
-    """The reason of the signed Error reply that data starts with, or None."""
-    if len(data) < 4:
-        return None
-    (n,) = struct.unpack(">I", data[:4])
-    if len(data) < 4 + n:
-        return None
-    rep = parse(data[4:4 + n])
-    body, sig = rep[1][0], rep[2][0]
-    VerifyKey(pubkey()).verify(b"keygate-reply-v1\0" + body, sig)
-    b = parse(body)
-    if 10 not in b:
-        return None
-    e = parse(b[10][0])
-    return e[1][0].decode() if 1 in e else ""
-
-
-def connect(timeout=10):
-    return socket.create_connection(("127.0.0.1", int(os.environ["KG_PORT"])),
-                                    timeout=timeout)
-EOF
 
 # ---- 1. twice the connection cap --------------------------------------------
 #
@@ -181,8 +62,7 @@ EOF
 # can, keeping 400 connections trying, while the shell runs honest checks;
 # it stops at the stop file, after 30 s or after 50,000 reconnects.
 cat >"$T/cap.py" <<'EOF'
-import os, selectors, socket, sys, time
-sys.path.insert(0, os.path.dirname(__file__))
+import os, selectors, sys, time
 import kgwire as w
 
 N, CAP, out, held, stop = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], \
@@ -263,10 +143,10 @@ for s in socks:
 with open(out, "a") as f:
     f.write("reconnects %d\n" % reconnects)
 EOF
-"$KG_PY" "$T/cap.py" 400 200 "$T/cap.out" "$T/cap.held" "$T/cap.stop" \
+kgpy "$T/cap.py" 400 200 "$T/cap.out" "$T/cap.held" "$T/cap.stop" \
     2>"$T/cap.err" &
 CAPPY=$!
-if wait_file "$T/cap.held" 40; then
+if kg_wait_file "$T/cap.held" 40; then
 	expect_eq "cap: 200 of 400 connections closed" \
 	    "$(awk '$1 == "closed" { print $2 }' "$T/cap.out")" 200
 	expect_eq "cap: the closed ones are the 200 idle longest" \
@@ -309,7 +189,6 @@ check "cap: honest check once the attackers are gone" honest
 # takes seconds, hence the single client for the timing.)
 cat >"$T/pipe.py" <<'EOF'
 import os, socket, sys, time
-sys.path.insert(0, os.path.dirname(__file__))
 import kgwire as w
 
 N, WT, pid = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
@@ -326,7 +205,7 @@ def state(s):
     return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
 
 
-batch = w.frame(w.status_request(os.urandom(16), "x")) * 500
+batch = w.frame(w.request("status", os.urandom(16), key="x")) * 500
 socks, t0, blocked, closed, sent = [], {}, {}, {}, {}
 for i in range(N):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -376,7 +255,7 @@ print("peak_rss_kb %d" % peak)
 print("sent_mb %d" % (sum(sent.values()) >> 20))
 EOF
 pget() { awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "$2"; }
-"$KG_PY" "$T/pipe.py" 1 2 "$KG_PID" >"$T/pipe1.out" 2>"$T/pipe1.err"
+kgpy "$T/pipe.py" 1 2 "$KG_PID" >"$T/pipe1.out" 2>"$T/pipe1.err"
 [ -s "$T/pipe1.err" ] && head -n 5 "$T/pipe1.err"
 echo "pipelining, 1 client: $(tr '\n' ' ' <"$T/pipe1.out")"
 expect_eq "pipelining: the never-reading client is cut off" \
@@ -388,10 +267,10 @@ expect_eq "pipelining: closed within write_timeout + 2.5 s of being stopped" \
 expect_eq "pipelining: not closed before the write timeout" \
     "$(pget earliest_close_after_start "$T/pipe1.out")" ok
 
-before=$(rss)
-"$KG_PY" "$T/pipe.py" 10 2 "$KG_PID" >"$T/pipe.out" 2>"$T/pipe.err"
+before=$(kg_rss)
+kgpy "$T/pipe.py" 10 2 "$KG_PID" >"$T/pipe.out" 2>"$T/pipe.err"
 sleep 0.5
-after=$(rss)
+after=$(kg_rss)
 [ -s "$T/pipe.err" ] && head -n 5 "$T/pipe.err"
 echo "pipelining, 10 clients: $(tr '\n' ' ' <"$T/pipe.out")VmRSS before $before kB, after $after kB"
 expect_eq "pipelining: all 10 never-reading clients cut off" \
@@ -422,8 +301,7 @@ else
 	kg_start "$D" --log-level debug || exit 1
 	export KG_PORT
 	cat >"$T/trickle.py" <<'EOF'
-import os, selectors, socket, struct, sys, time
-sys.path.insert(0, os.path.dirname(__file__))
+import selectors, struct, sys, time
 import kgwire as w
 
 N, RT, ready, out = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], \
@@ -484,10 +362,10 @@ with open(out, "w") as f:
     f.write("reasons %s\n" % sorted(reasons.items(), key=str))
     f.write("closes " + " ".join("%.3f" % t for t in sorted(closed.values())) + "\n")
 EOF
-	"$KG_PY" "$T/trickle.py" "$FLOOD" 3 "$T/trickle.ready" "$T/trickle.out" \
+	kgpy "$T/trickle.py" "$FLOOD" 3 "$T/trickle.ready" "$T/trickle.out" \
 	    2>"$T/trickle.err" &
 	TRICKLE=$!
-	if wait_file "$T/trickle.ready" 40; then
+	if kg_wait_file "$T/trickle.ready" 40; then
 		t_check0=$(now)
 		check "trickle: honest check during the flood" honest
 		t_check1=$(now)

@@ -129,15 +129,14 @@ cli --json activate --key "$T/fresh.key" --act NO-SUCH-ACT >"$T/act3" 2>"$T/act3
 expect_eq "an unregistered act: act_unknown" "$(jget reason <"$T/act3")" act_unknown
 # One unreadable frame (not protobuf), answered with an Error and closed;
 # and one connection left open while we scrape.
-"$KG_PY" - "$KG_PORT" "$T/held" <<'EOF' &
-import socket, struct, sys, time
+kgpy - "$KG_PORT" "$T/held" <<'EOF' &
+import sys, time
+import kgwire
 port, flag = int(sys.argv[1]), sys.argv[2]
-s = socket.create_connection(("127.0.0.1", port), timeout=10)
-s.sendall(struct.pack(">I", 3) + b"\xff\xff\xff")
-n = struct.unpack(">I", s.recv(4))[0]
-while n > 0:
-    n -= len(s.recv(n))
-held = socket.create_connection(("127.0.0.1", port), timeout=10)
+s = kgwire.connect(port)
+kgwire.write_frame(s, b"\xff\xff\xff")
+kgwire.read_frame(s)
+held = kgwire.connect(port)
 open(flag, "w").write("1")
 time.sleep(30)
 EOF

@@ -10,130 +10,14 @@
 # 12), each refused act's own reason, --requires-subscription, a revoked key,
 # and brute force: 100 wrong act numbers from one address are rate_limited
 # after the budget while another key from another address renews. The
-# brute force and its parallel success use a small wire client (Python,
-# signatures verified with nacl) bound to 127.0.0.3 and 127.0.0.2; the
+# brute force and its parallel success use the wire client kgwire.py
+# (signatures verified with nacl) bound to 127.0.0.3 and 127.0.0.2; the
 # vendor's side is keygate-admin.
 . "$(dirname "$0")/lib.sh"
 
 TODAY=2026-06-15
 kg_init "$T/d"
 kg_start "$T/d" --test-clock "$TODAY" || exit 1
-
-# ---- the wire client (Python, no protobuf package); test_act_race.sh and
-# test_act_crash.sh take it from here
-cat >"$T/kgwire.py" <<'EOF'
-"""keygate wire client (proto/keygate.proto): standard library and
-python3-nacl only (no protobuf package). Every reply's signature, nonce and
-request hash are verified."""
-import base64, datetime, hashlib, os, socket, struct
-from nacl.signing import VerifyKey
-
-REPLY_DOMAIN = b"keygate-reply-v1\x00"
-EPOCH = datetime.date(1970, 1, 1)
-
-def _varint(n):
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | 0x80 if n else b)
-        if not n:
-            return bytes(out)
-
-def _field(no, v):
-    if isinstance(v, int):
-        return _varint(no << 3) + _varint(v)
-    v = v.encode() if isinstance(v, str) else v
-    return _varint(no << 3 | 2) + _varint(len(v)) + v
-
-def _uvar(buf, i):
-    v = shift = 0
-    while True:
-        b = buf[i]; i += 1
-        v |= (b & 0x7F) << shift; shift += 7
-        if not b & 0x80:
-            return v, i
-
-def _parse(buf):
-    out, i = {}, 0
-    while i < len(buf):
-        key, i = _uvar(buf, i)
-        if key & 7 == 0:
-            v, i = _uvar(buf, i)
-        elif key & 7 == 2:
-            n, i = _uvar(buf, i)
-            v, i = bytes(buf[i:i + n]), i + n
-        else:
-            raise ValueError("wire type %d" % (key & 7))
-        out.setdefault(key >> 3, []).append(v)
-    return out
-
-def _s(m, no): return m[no][-1].decode() if no in m else ""
-def _i(m, no):
-    v = m[no][-1] if no in m else 0
-    return v - (1 << 64) if v >= 1 << 63 else v
-def _day(n): return None if n == 0 else (EPOCH + datetime.timedelta(days=n)).isoformat()
-
-def _verdict(v):
-    d = {"verdict": _s(v, 1), "reason": _s(v, 2), "eligible": _s(v, 3),
-         "latest": _s(v, 4), "support_expiry": _day(_i(v, 5)),
-         "license_expiry": _day(_i(v, 6)), "days_left": _i(v, 7),
-         "key": _s(v, 9), "regno": _s(v, 10), "state": _s(v, 14),
-         "detail": _s(v, 15), "retry_after": _i(v, 17), "renewal": None}
-    if 16 in v:
-        r = _parse(v[16][-1])
-        d["renewal"] = {"kind": _s(r, 1), "price": _i(r, 2),
-                        "new_expiry": _day(_i(r, 3)), "months": _i(r, 4),
-                        "act": _s(r, 5)}
-    return d
-
-def load_pubkey(path):
-    b = open(path).read().split()[0][len("KGP1."):]
-    return base64.urlsafe_b64decode(b + "=" * (-len(b) % 4))
-
-class ReplyError(Exception):
-    pass
-
-class Client:
-    """One connection to keygated, optionally from a chosen source address."""
-    def __init__(self, port, pubkey, source=None, timeout=20):
-        self.vk = VerifyKey(pubkey)
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
-            source_address=(source, 0) if source else None)
-    def close(self):
-        self.sock.close()
-    def _recv(self, n):
-        buf = b""
-        while len(buf) < n:
-            c = self.sock.recv(n - len(buf))
-            if not c:
-                raise ConnectionError("connection closed")
-            buf += c
-        return buf
-    def request(self, body_no, body):
-        nonce = os.urandom(16)
-        msg = _field(1, 1) + _field(2, nonce) + _field(body_no, body)
-        self.sock.sendall(struct.pack(">I", len(msg)) + msg)
-        (n,) = struct.unpack(">I", self._recv(4))
-        reply = _parse(self._recv(n))
-        rbody = reply[1][-1]
-        self.vk.verify(REPLY_DOMAIN + rbody, reply[2][-1])
-        b = _parse(rbody)
-        if b.get(2, [b""])[-1] != nonce:
-            raise ReplyError("nonce not echoed")
-        if b.get(3, [b""])[-1] != hashlib.blake2b(msg, digest_size=32).digest():
-            raise ReplyError("request hash mismatch")
-        if 10 in b:
-            e = _parse(b[10][-1])
-            return {"error": _s(e, 1), "detail": _s(e, 2)}
-        if 11 not in b:
-            raise ReplyError("reply without a result")
-        return _verdict(_parse(b[11][-1]))
-    def activate(self, key, act):
-        return self.request(12, _field(1, key) + _field(2, act))
-    def status(self, key):
-        return self.request(11, _field(1, key))
-EOF
 
 act_register() {	# NUMBER PRODUCT MONTHS [EDITION] [LICENSEE]
 	adm act register "$1" --product "$2" --months "$3" \
@@ -311,7 +195,7 @@ check "rate_limited carries retry_after 1..12 (got $ra)" \
 check "rate_limited: stderr says when to retry" grep -q "try again in" "$T/err"
 
 # ---- brute force from 127.0.0.3 while 127.0.0.2 renews another key
-PYTHONPATH=$T "$KG_PY" - "$KG_PORT" "$KG_DATA/signing.pub" "$T/e.key" \
+kgpy - "$KG_PORT" "$KG_DATA/signing.pub" "$T/e.key" \
     "$T/f.key" >"$T/brute.out" <<'EOF'
 import sys, kgwire
 port, pub = int(sys.argv[1]), kgwire.load_pubkey(sys.argv[2])

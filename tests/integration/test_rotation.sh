@@ -80,21 +80,11 @@ expect_eq "signing-key list: the new key is active, rotated from the old" \
 check "audit: signing-key.rotate recorded" \
     sh -c "'$ADMIN' --data '$D' --json audit | grep -q '\"action\":\"signing-key.rotate\",\"object\":\"$NEWID\"'"
 
-# The pid of keygated's signer child (from /proc: no ps needed).
-signer_pid() {
-	local p s
-	for p in /proc/[0-9]*; do
-		s=$(cat "$p/stat" 2>/dev/null) || continue
-		s=${s##*) }
-		set -- $s
-		[ "${2:-}" = "$KG_PID" ] && echo "${p#/proc/}"
-	done
-}
 # Kill the signer child and wait (10 s at most) for keygated's Nth
 # "restarted as pid" line.
 signer_kill() {
 	local s i
-	s=$(signer_pid)
+	s=$(kg_signer_pid)
 	[ -n "$s" ] || return 1
 	kill -9 "$s"
 	for i in $(seq 100); do
@@ -163,15 +153,12 @@ expect_eq "a tampered trusted line proves nothing (no server, no trust)" "$?" 2
 # ---- forged statements ---------------------------------------------------------------
 # forge NAME MODE ARGS...: start rotation_forge.py; its port in FPORT.
 forge() {
-	local name=$1 i
+	local name=$1
 	shift
 	"$KG_PY" "$FORGE" --port-file "$T/$name.port" --log "$T/$name.log" \
 	    --lifetime 60 "$@" >"$T/$name.stderr" 2>&1 &
 	FORGE_PID=$!
-	for i in $(seq 100); do
-		[ -s "$T/$name.port" ] && break
-		sleep 0.1
-	done
+	kg_wait_file "$T/$name.port" 10
 	FPORT=$(cat "$T/$name.port" 2>/dev/null)
 }
 forge_stop() { kill "$FORGE_PID" 2>/dev/null; wait "$FORGE_PID" 2>/dev/null; }

@@ -120,16 +120,6 @@ elif cmd == "mem":			# mem PID SKHEX [TEXT]: found names, or "refused ERRNO"
 EOF
 SECRETS=("$KG_PY" "$T/secrets.py")
 
-# The pid of keygated's signer child.
-signer_pid() {
-	local p s
-	for p in /proc/[0-9]*; do
-		s=$(cat "$p/stat" 2>/dev/null) || continue
-		s=${s##*) }
-		set -- $s
-		[ "${2:-}" = "$KG_PID" ] && echo "${p#/proc/}"
-	done
-}
 
 # memscan NAME SKHEX [TEXT]: keygated holds none of the secret, its signer
 # holds the key; TEXT (a passphrase) must be in neither process.
@@ -147,7 +137,7 @@ memscan() {
 	    "$(echo "$out" | tr ' ' '\n' | grep -x pk)" pk
 	expect_eq "$name: keygated holds no secret bytes" \
 	    "$(echo "$out" | tr ' ' '\n' | grep -vx pk | tr '\n' ' ')" ""
-	s=$(signer_pid)
+	s=$(kg_signer_pid)
 	"${SECRETS[@]}" mem "$s" "$sk" ${text:+"$text"} >"$T/mem.signer"
 	case $(head -n 1 "$T/mem.signer") in
 	read*)
@@ -276,24 +266,12 @@ refuse truncated "$T/truncated" \
     "keygated: $T/truncated/signing.key: key file is truncated: restore it from a backup"
 
 copy altered "$D"
-"$KG_PY" - "$T/altered/signing.key" <<'EOF'
-import sys
-p = sys.argv[1]
-t = open(p).read()
-i = 40
-open(p, "w").write(t[:i] + ("B" if t[i] != "B" else "C") + t[i + 1:])
-EOF
+kg_flip_char "$T/altered/signing.key" 40
 refuse altered "$T/altered" \
     "keygated: $T/altered/signing.key: key file is corrupted (checksum mismatch): restore it from a backup"
 
 copy sealedaltered "$DS"
-"$KG_PY" - "$T/sealedaltered/signing.key" <<'EOF'
-import sys
-p = sys.argv[1]
-t = open(p).read()
-i = 100
-open(p, "w").write(t[:i] + ("B" if t[i] != "B" else "C") + t[i + 1:])
-EOF
+kg_flip_char "$T/sealedaltered/signing.key" 100
 refuse sealedaltered "$T/sealedaltered" \
     "keygated: $T/sealedaltered/signing.key: key file is corrupted (checksum mismatch): restore it from a backup"
 

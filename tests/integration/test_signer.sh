@@ -13,21 +13,11 @@
 
 TODAY=2026-06-01
 
-# The pids of PID's children, one a line (from /proc: no ps needed).
-signer_pid() {
-	local p s ppid=$1
-	for p in /proc/[0-9]*; do
-		s=$(cat "$p/stat" 2>/dev/null) || continue
-		s=${s##*) }
-		set -- $s
-		[ "${2:-}" = "$ppid" ] && echo "${p#/proc/}"
-	done
-}
 # Wait (10 s at most) until KG_PID's signer is a live process other than $1.
 signer_new() {
 	local i s
 	for i in $(seq 100); do
-		s=$(signer_pid "$KG_PID")
+		s=$(kg_signer_pid "$KG_PID")
 		if [ -n "$s" ] && [ "$s" != "$1" ] &&
 		    [ "$(cat "/proc/$s/comm" 2>/dev/null)" = keygated-signer ]; then
 			echo "$s"
@@ -79,7 +69,7 @@ LOG=$D/keygated.log
 adm --json key issue SIG STD --licensee "Signer Co" --created 2026-05-01 | jget key >"$T/k1"
 [ -s "$T/k1" ] || { echo "key issue failed"; exit 1; }
 
-S1=$(signer_pid "$KG_PID")
+S1=$(kg_signer_pid "$KG_PID")
 expect_eq "exactly one child" "$(echo "$S1" | grep -c .)" 1
 expect_eq "the child is keygated-signer" "$(cat "/proc/$S1/comm")" keygated-signer
 expect_eq "keygated keeps its name" "$(cat "/proc/$KG_PID/comm")" keygated
@@ -185,7 +175,7 @@ if [ "$(id -u)" = 0 ]; then
 		if KEYGATED=$T/kg-nobody kg_init "$T/nb/d" &&
 		    KEYGATED=$T/kg-nobody kg_start "$T/nb/d"; then
 			NB_PID=$KG_PID
-			NB_SIGNER=$(signer_pid "$NB_PID")
+			NB_SIGNER=$(kg_signer_pid "$NB_PID")
 		fi
 	fi
 	[ -n "$NB_PID" ] || echo "skip  ptrace check: cannot run keygated as uid 65534 here"
@@ -225,7 +215,7 @@ check "its signer process is gone too" gone "$S4"
 DR=$T/rate
 kg_init "$DR"
 kg_start "$DR" || exit 1
-s=$(signer_pid "$KG_PID")
+s=$(kg_signer_pid "$KG_PID")
 for i in 1 2 3 4 5; do
 	kill -9 "$s"
 	s=$(signer_new "$s") || break
@@ -246,7 +236,7 @@ kg_init "$T/other"
 DS=$T/stale
 kg_init "$DS"
 kg_start "$DS" --test-clock "$TODAY" || exit 1
-s=$(signer_pid "$KG_PID")
+s=$(kg_signer_pid "$KG_PID")
 cp "$T/other/signing.key" "$DS/signing.key"
 kill -9 "$s"
 wait_exit
@@ -265,7 +255,7 @@ expect_eq "nothing answers any more (cannot reach: exit 2)" "$?" 2
 DC=$T/corrupt
 kg_init "$DC"
 kg_start "$DC" || exit 1
-s=$(signer_pid "$KG_PID")
+s=$(kg_signer_pid "$KG_PID")
 "$KG_PY" - "$DC/signing.key" <<'EOF'
 import sys
 p = sys.argv[1]
@@ -297,7 +287,7 @@ expect_eq "sealed key without a passphrase: exit 1" "$?" 1
 expect_eq "sealed key without a passphrase: the line" "$(cat "$T/nocred.err")" \
     "keygated: $DP/signing.key: secret key is sealed: give the passphrase file (--passphrase-file)"
 CREDENTIALS_DIRECTORY=$T/cred kg_start "$DP" || exit 1
-s=$(signer_pid "$KG_PID")
+s=$(kg_signer_pid "$KG_PID")
 check "sealed key from the credential: started with a signer" [ -n "$s" ]
 kill -9 "$s"
 s2=$(signer_new "$s")

@@ -25,14 +25,9 @@ expect_eq "config: map_size_mb = 1 is valid" \
     "$("$KEYGATED" check-config --data "$D" 2>&1)" "configuration OK"
 
 kg_start "$D" || exit 1
-adm product add FULL --name "Full Test" --price 100 >/dev/null &&
-    adm edition add FULL STD >/dev/null &&
-    adm edition add FULL ACT --basis activation >/dev/null &&
-    adm release publish FULL 1.0.0 --date "$(day -30)" >/dev/null &&
-    adm release publish FULL 1.1.0 --date "$(day -1)" >/dev/null || {
-	echo "cannot set up the product with keygate-admin" >&2
-	exit 1
-}
+kg_product FULL "Full Test"
+adm edition add FULL ACT --basis activation >/dev/null ||
+    { echo "cannot add edition ACT" >&2; exit 1; }
 # K1: a creation-basis key for normal checks; K2: an activation-basis key
 # whose first check must write; K3: suspended and reinstated below.
 adm --json key issue FULL STD --licensee "Reader Ltd" >"$T/k1.json" &&
@@ -48,14 +43,7 @@ R3=$(jget regno <"$T/k3.json")
 
 licenses() { adm --json key list | grep -c '"regno"'; }
 issued_audit() { adm --json audit | grep -c '"action":"key.issue"'; }
-check_k1() {
-	local out
-	out=$(cli check --key "$T/k1.key" --product FULL --version 1.0.0 2>&1) &&
-	    [ "$out" = "update: install 1.1.0" ] || {
-		echo "check K1: $out" >&2
-		return 1
-	}
-}
+check_k1() { kg_check_says "$T/k1.key" FULL 1.0.0 "update: install 1.1.0"; }
 
 # Fill the map: batches of 50 keys until one fails (at most 200 batches =
 # 10,000 keys, 120 s). A batch stores its keys one by one, so a failed batch
