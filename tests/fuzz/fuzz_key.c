@@ -10,8 +10,12 @@
  * not decode fails parse with the same code), *lic zeroed on failure, a
  * verified key's signer being in the trust set and not compromised, a
  * decoded payload packing back to the same license, a key re-formatted from
- * its decoded parts parsing to the same license, and kg_verify_offline
- * agreeing with license_key_parse on keys of the keys it trusts.
+ * its decoded parts parsing to the same license, kg_verify_offline
+ * agreeing with license_key_parse on keys of the keys it trusts, and the
+ * daemon's verified-key cache (keycache.h; a small one, kept across inputs
+ * so entries are evicted) giving license_key_parse's result on a miss and
+ * on the hit that follows, also against a second trust set in which the
+ * vector key is unknown and corpus key A compromised.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,17 +23,24 @@
 
 #include "corpus_keys.h"
 #include "fuzz.h"
+#include "keycache.h"
 #include "keygate.h"
 #include "kgerr.h"
 #include "license.h"
 
-static struct kg_trustset	trust;
+#define FUZZ_CACHE_SLOTS	(2 * KEYCACHE_WAYS)
+
+static struct kg_trustset	trust, trust_revoked;
 static char			trust_lines[3 * KG_PUBKEY_TEXT_MAX];
+static struct keycache_entry	cache_slot[FUZZ_CACHE_SLOTS];
+static struct keycache		cache;
 
 static void
 trust_clear(void)
 {
 	trustset_clear(&trust);
+	trustset_clear(&trust_revoked);
+	keycache_fini(&cache);
 }
 
 /* The test vectors' public key (tests/vectors/license-v1.txt). */
@@ -70,6 +81,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	FUZZ_CHECK(trustset_add(&trust, v, KG_TRUST_ACTIVE) == KGE_OK);
 	FUZZ_CHECK(trustset_add(&trust, a, KG_TRUST_RETIRED) == KGE_OK);
 	FUZZ_CHECK(trustset_add(&trust, b, KG_TRUST_COMPROMISED) == KGE_OK);
+	trustset_init(&trust_revoked);
+	FUZZ_CHECK(trustset_add(&trust_revoked, a, KG_TRUST_COMPROMISED) ==
+	    KGE_OK);
+	FUZZ_CHECK(trustset_add(&trust_revoked, b, KG_TRUST_RETIRED) == KGE_OK);
+	FUZZ_CHECK(keycache_init(&cache, cache_slot, FUZZ_CACHE_SLOTS) == 0);
 	FUZZ_CHECK(atexit(trust_clear) == 0);
 	snprintf(trust_lines, sizeof(trust_lines), "%s\n%s\n", vtext,
 	    FUZZ_CORPUS_PUBKEY_A);
@@ -178,6 +194,25 @@ offline_check(const uint8_t *data, size_t size, int parsed,
 	free(text);
 }
 
+/* The cache answers as license_key_parse does, on a miss and on a hit. */
+static void
+cache_check(const char *text, size_t size, const struct kg_trustset *ts,
+    int parsed, const struct kg_license *lic)
+{
+	struct kg_license	cached;
+	int			i;
+
+	for (i = 0; i < 2; i++) {
+		FUZZ_CHECK(keycache_parse(&cache, text, size, ts, &cached) ==
+		    parsed);
+		if (parsed == KGE_OK)
+			FUZZ_CHECK(lic_equal(&cached, lic));
+		else
+			FUZZ_CHECK(lic_zero(&cached));
+	}
+	FUZZ_CHECK(keycache_count(&cache) <= FUZZ_CACHE_SLOTS);
+}
+
 /* One key text. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -223,6 +258,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    parsed == KGE_KEY_COMPROMISED ||
 		    parsed == KGE_KEY_SIGNATURE);
 		FUZZ_CHECK(lic_zero(&lic));
+	}
+
+	/* The daemon's cache, with this trust set and with the other one. */
+	cache_check(text, size, &trust, parsed, &lic);
+	{
+		struct kg_license	other;
+		int			rc;
+
+		rc = license_key_parse(text, size, &trust_revoked, &other);
+		cache_check(text, size, &trust_revoked, rc, &other);
+		cache_check(text, size, &trust, parsed, &lic);
 	}
 
 	/* The raw bytes as a payload. */
