@@ -422,7 +422,7 @@ static const struct command commands[] = {
 	    OPT("price", "price", ARG_MONEY, true, "7990") },
 	    print_product_added, NULL,
 	    "product add CODE --name NAME --price AMOUNT" },
-	{ "product", "list", "product.list", { { NULL } }, NULL, print_products,
+	{ "product", "list", "product.list", { { .field = NULL } }, NULL, print_products,
 	    "product list" },
 	{ "edition", "add", "edition.add", {
 	    POS("product", ARG_CODE), POS("edition", ARG_CODE),
@@ -467,9 +467,9 @@ static const struct command commands[] = {
 	    "key issue PRODUCT EDITION --licensee NAME [--created YYYY-MM-DD]\n"
 	    "              [--trial-days N] [--count N]" },
 	/* These two run themselves (admin-cmd-csv.c): csv_command_find. */
-	{ "key", "import", "key.import", { { NULL } }, NULL, NULL,
+	{ "key", "import", "key.import", { { .field = NULL } }, NULL, NULL,
 	    "key import FILE.csv [--dry-run]" },
-	{ "key", "export", "key.export", { { NULL } }, NULL, NULL,
+	{ "key", "export", "key.export", { { .field = NULL } }, NULL, NULL,
 	    "key export [--product P] [FILE|-]" },
 	{ "key", "show", "key.show", { POS("key", ARG_KEY_OR_REGNO) },
 	    print_key, NULL, "key show KEY|REGNO" },
@@ -527,9 +527,9 @@ static const struct command commands[] = {
 	    "audit [--since YYYY-MM-DD] [--verify]" },
 	{ "backup", NULL, "backup", { POS("path", ARG_PATH) },
 	    print_backup, NULL, "backup FILE" },
-	{ "signing-key", "list", "signing_key.list", { { NULL } }, NULL,
+	{ "signing-key", "list", "signing_key.list", { { .field = NULL } }, NULL,
 	    print_signing_keys, "signing-key list" },
-	{ "signing-key", "rotate", "signing_key.rotate", { { NULL } },
+	{ "signing-key", "rotate", "signing_key.rotate", { { .field = NULL } },
 	    print_signing_key_rotated, NULL, "signing-key rotate" },
 	{ "signing-key", "compromise", "signing_key.compromise", {
 	    POSTEXT("id", KEY_ID_TEXT_MAX) },
