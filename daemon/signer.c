@@ -50,6 +50,7 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "merkle.h"
 #include "kgerr.h"
 #include "log.h"
 #include "signer.h"
@@ -571,7 +572,9 @@ signer_sign(struct signer *s, enum kg_domain domain, const uint8_t *msg, size_t 
 		    __func__);
 		return -1;
 	}
-	if ((domain != KG_DOMAIN_LICENSE && domain != KG_DOMAIN_REPLY) ||
+	if ((domain != KG_DOMAIN_LICENSE && domain != KG_DOMAIN_REPLY &&
+	    domain != KG_DOMAIN_REPLY_BATCH) ||
+	    (domain == KG_DOMAIN_REPLY_BATCH && len != KG_MERKLE_HASH_LEN) ||
 	    len > SIGNER_MSG_MAX || (msg == NULL && len > 0)) {
 		log_error("%s: refusing to sign %zu bytes in domain %d", __func__, len,
 		    (int)domain);

@@ -53,8 +53,9 @@ const uint8_t	*signer_key_id(const struct signer *s);
 
 /*
  * Sign prefix(domain) || msg (len at most KG_FRAME_MAX + 1024; domain
- * KG_DOMAIN_LICENSE or KG_DOMAIN_REPLY: rotation statements come only from
- * signer_rotate_prepare). Blocks until
+ * KG_DOMAIN_LICENSE, KG_DOMAIN_REPLY, or KG_DOMAIN_REPLY_BATCH over exactly
+ * one Merkle root of KG_MERKLE_HASH_LEN bytes: rotation statements come only
+ * from signer_rotate_prepare). Blocks until
  * the signer process answers (5 s at most; a dead or hung one is restarted
  * and asked again). 0 or -1 (sig zeroed).
  */

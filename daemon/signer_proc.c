@@ -45,6 +45,7 @@
 #include "date.h"
 #include "keygate.pb-c.h"
 #include "kgerr.h"
+#include "merkle.h"
 #include "signer_proc.h"
 
 #define PROC_FD		3	/* where the socket moves to */
@@ -305,7 +306,13 @@ proc_request_sign(const struct kg_keypair *kp, uint32_t domain,
 		    "(only a rotation signs there)");
 		return SIGNER_STATUS_REFUSED;
 	}
-	if (domain != KG_DOMAIN_LICENSE && domain != KG_DOMAIN_REPLY) {
+	if (domain == KG_DOMAIN_REPLY_BATCH && len != KG_MERKLE_HASH_LEN) {
+		proc_log("refused a batch signature over %zu bytes: a batch "
+		    "signs one Merkle root of %d bytes", len, KG_MERKLE_HASH_LEN);
+		return SIGNER_STATUS_REFUSED;
+	}
+	if (domain != KG_DOMAIN_LICENSE && domain != KG_DOMAIN_REPLY &&
+	    domain != KG_DOMAIN_REPLY_BATCH) {
 		proc_log("refused a request of unknown type %u", domain);
 		return SIGNER_STATUS_REFUSED;
 	}
