@@ -60,6 +60,16 @@ log_safe(char *out, size_t outlen, const char *s)
 	out[i] = '\0';
 }
 
+/* Copy the string s into out of outlen bytes, cut short when it must be. */
+static void
+text_copy(char *out, size_t outlen, const char *s)
+{
+	size_t	n = strnlen(s, outlen - 1);
+
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
 /* A store error as an Error reply: storage_full or internal. */
 void
 check_store_error(struct handler_reply *out, int err, const char *what)
@@ -187,17 +197,17 @@ check_verdict_fill(struct handler_reply *out, bool status,
 	}
 	if (out->key != NULL)
 		m->key = out->key;
-	snprintf(out->regno, sizeof(out->regno), "%s", cur->lic.regno);
-	snprintf(out->licensee, sizeof(out->licensee), "%s", cur->lic.licensee);
-	snprintf(out->product, sizeof(out->product), "%s", cur->lic.product);
-	snprintf(out->edition, sizeof(out->edition), "%s", cur->lic.edition);
+	text_copy(out->regno, sizeof(out->regno), cur->lic.regno);
+	text_copy(out->licensee, sizeof(out->licensee), cur->lic.licensee);
+	text_copy(out->product, sizeof(out->product), cur->lic.product);
+	text_copy(out->edition, sizeof(out->edition), cur->lic.edition);
 	m->regno = out->regno;
 	m->licensee = out->licensee;
 	m->product = out->product;
 	m->edition = out->edition;
 	m->state = (char *)policy_status_name(cur->status);
 	if (cur->status != KG_STATUS_ACTIVE) {
-		snprintf(out->detail, sizeof(out->detail), "%s", cur->status_reason);
+		text_copy(out->detail, sizeof(out->detail), cur->status_reason);
 		m->detail = out->detail;
 	}
 }
@@ -299,7 +309,6 @@ check_common(const struct request_ctx *rc, const char *text, const char *product
 	have_target = target != NULL && target[0] != '\0';
 
 	if (!status) {
-		log_safe(safe, sizeof(safe), product);
 		if (version_parse(installed, &vi) == -1) {
 			handler_reply_error(out, "bad_version", "installed version "
 			    "is not a dotted decimal version such as 2.0.10");
@@ -312,9 +321,13 @@ check_common(const struct request_ctx *rc, const char *text, const char *product
 		}
 		in.installed = &vi;
 		in.target = have_target ? &vt : NULL;
-		snprintf(out->log, sizeof(out->log), "product=%s version=%s%s%s",
-		    safe, installed, have_target ? " target=" : "",
-		    have_target ? target : "");
+		/* The request's summary for the debug log line, when it is on. */
+		if (log_debug_enabled()) {
+			log_safe(safe, sizeof(safe), product);
+			snprintf(out->log, sizeof(out->log), "product=%s "
+			    "version=%s%s%s", safe, installed, have_target ?
+			    " target=" : "", have_target ? target : "");
+		}
 	}
 
 	load = check_license_load(rc, text, &key, &cur, out);
@@ -326,8 +339,10 @@ check_common(const struct request_ctx *rc, const char *text, const char *product
 		check_verdict_fill(out, status, NULL, &v);
 		return;
 	}
-	snprintf(out->log + strlen(out->log), sizeof(out->log) - strlen(out->log),
-	    "%sserial=%" PRIu64, out->log[0] ? " " : "", cur.lic.serial);
+	if (log_debug_enabled())
+		snprintf(out->log + strlen(out->log), sizeof(out->log) -
+		    strlen(out->log), "%sserial=%" PRIu64, out->log[0] ? " " : "",
+		    cur.lic.serial);
 
 	/* The key's own product: its price, edition and releases. */
 	err = st->ops->product_get(st, cur.lic.product, &prod);

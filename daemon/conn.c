@@ -5,6 +5,14 @@
  * checked against conf.frame_max from its 4 bytes, and the input's read
  * high-water mark is one maximal frame.
  *
+ * Replies are signed in batches (batch.c): a request's reply is queued in
+ * the listener's batch, which signs the replies of one event-loop turn
+ * together and hands each back here (conn_batch_deliver) to be written.
+ * c->pending counts this connection's replies still in the batch: a
+ * connection with pending replies is "replies still on their way" exactly
+ * like one with unsent output, and error replies go through the batch too,
+ * so replies keep the order of their requests.
+ *
  * Timers: while no frame is pending the connection may stay silent for
  * conf.idle_timeout seconds (then it is closed without a word: the client
  * asked nothing); a frame once started must be complete within
@@ -47,6 +55,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "batch.h"
 #include "conn.h"
 #include "daemon.h"
 #include "dispatch.h"
@@ -116,8 +125,8 @@ conn_timer_arm(struct conn *c, enum conn_timer kind)
 
 /* Start serving an accepted socket: see conn.h. */
 struct conn *
-conn_new(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
-    socklen_t salen, conn_gone_fn gone, void *arg)
+conn_new(struct daemon *d, struct batch *b, evutil_socket_t fd,
+    const struct sockaddr *sa, socklen_t salen, conn_gone_fn gone, void *arg)
 {
 	struct conn	*c;
 	struct timeval	 wt = { 0, 0 };
@@ -130,6 +139,7 @@ conn_new(struct daemon *d, evutil_socket_t fd, const struct sockaddr *sa,
 		return NULL;
 	}
 	c->d = d;
+	c->batch = b;
 	c->gone = gone;
 	c->gone_arg = arg;
 	c->active_at = conn_clock();
@@ -171,11 +181,21 @@ conn_free(struct conn *c)
 	if (c == NULL)
 		return;
 	log_debug("peer %s: closed", c->peer.text);
+	if (c->pending > 0)
+		batch_forget(c->batch, c);
 	if (c->gone != NULL)
 		c->gone(c->gone_arg, c);
 	event_free(c->timer);
 	bufferevent_free(c->bev);
 	free(c);
+}
+
+/* True while replies are queued in the batch or unsent in the output. */
+static bool
+conn_replies_in_flight(struct conn *c)
+{
+	return c->pending > 0 ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
 }
 
 /*
@@ -205,41 +225,62 @@ conn_close_after_flush(struct conn *c)
 
 	c->closing = true;
 	evbuffer_drain(in, evbuffer_get_length(in));
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	if (!conn_replies_in_flight(c))
 		return conn_linger(c);
 	return 0;
 }
 
-/* Queue a reply frame (consumed). -1 when c was freed. */
-static int
-conn_reply(struct conn *c, uint8_t *frame, size_t len)
+/*
+ * Give up on c from inside another callback: stop its events and free it
+ * from its own timer, once the caller is done with it.
+ */
+static void
+conn_close_soon(struct conn *c)
 {
-	int	rv;
+	struct timeval	now = { 0, 0 };
 
-	rv = bufferevent_write(c->bev, frame, len);
-	free(frame);
-	if (rv == -1) {
-		log_warn("peer %s: cannot queue a reply; closing", c->peer.text);
-		conn_free(c);
-		return -1;
+	c->closing = true;
+	c->lingering = true;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	c->timer_kind = CONN_TIMER_LINGER;
+	evtimer_add(c->timer, &now);
+}
+
+/* The batch signed one of c's replies: see conn.h. */
+void
+conn_batch_deliver(void *owner, const uint8_t *frame, size_t len)
+{
+	struct conn	*c = owner;
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+
+	c->pending--;
+	if (c->lingering)
+		return;
+	if (frame == NULL || bufferevent_write(c->bev, frame, len) == -1) {
+		log_warn("peer %s: cannot %s a reply; closing", c->peer.text,
+		    frame == NULL ? "sign" : "queue");
+		conn_close_soon(c);
+		return;
 	}
-	return 0;
+	if (!c->paused && !c->closing &&
+	    evbuffer_get_length(out) > c->d->conf.output_highwater) {
+		log_debug("peer %s: %zu bytes of replies unsent; pausing",
+		    c->peer.text, evbuffer_get_length(out));
+		c->paused = true;
+		bufferevent_disable(c->bev, EV_READ);
+	}
 }
 
 /* Answer the frame at the head of the input (an error reply; close after). */
 static int
 conn_reply_error(struct conn *c, const char *reason, const char *detail)
 {
-	uint8_t	*frame;
-	size_t	 len;
-
-	if (dispatch_error_frame(c->d, &c->peer, reason, detail, &frame,
-	    &len) == -1) {
+	if (dispatch_error_batch(c->d, &c->peer, reason, detail, c->batch,
+	    c) == -1) {
 		conn_free(c);
 		return -1;
 	}
-	if (conn_reply(c, frame, len) == -1)
-		return -1;
+	c->pending++;
 	return conn_close_after_flush(c);
 }
 
@@ -252,9 +293,9 @@ conn_process(struct conn *c)
 {
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 	struct evbuffer	*outbuf = bufferevent_get_output(c->bev);
-	uint8_t		 hdr[WIRE_HEADER_LEN], *msg, *frame;
+	uint8_t		 hdr[WIRE_HEADER_LEN], *msg;
 	char		 detail[96];
-	size_t		 avail, flen;
+	size_t		 avail;
 	uint32_t	 len;
 	bool		 close_after, answered = false;
 	ev_ssize_t	 n;
@@ -283,16 +324,17 @@ conn_process(struct conn *c)
 			conn_free(c);
 			return -1;
 		}
-		if (dispatch_frame(c->d, &c->peer, msg + WIRE_HEADER_LEN, len,
-		    &frame, &flen, &close_after) == -1) {
+		if (dispatch_frame_batch(c->d, &c->peer, msg + WIRE_HEADER_LEN,
+		    len, c->batch, c, &close_after) == -1) {
 			conn_free(c);
 			return -1;
 		}
+		c->pending++;
 		evbuffer_drain(in, (size_t)len + WIRE_HEADER_LEN);
 		answered = true;
 		c->active_at = conn_clock();
-		if (conn_reply(c, frame, flen) == -1)
-			return -1;
+		if (c->lingering)
+			return 0;	/* a full batch was signed and failed */
 		if (close_after)
 			return conn_close_after_flush(c);
 		if (evbuffer_get_length(outbuf) > c->d->conf.output_highwater) {
@@ -311,7 +353,7 @@ partial:
 	} else
 		conn_timer_arm(c, CONN_TIMER_IDLE);
 	if (c->draining && evbuffer_get_length(in) == 0 &&
-	    evbuffer_get_length(outbuf) == 0) {
+	    !conn_replies_in_flight(c)) {
 		conn_free(c);
 		return -1;
 	}
@@ -338,10 +380,9 @@ static void
 conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
-	struct evbuffer	*out = bufferevent_get_output(bev);
 
 	if (c->closing) {
-		if (evbuffer_get_length(out) == 0 && !c->lingering)
+		if (!conn_replies_in_flight(c) && !c->lingering)
 			(void)conn_linger(c);
 		return;
 	}
@@ -351,7 +392,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		if (conn_process(c) == -1)
 			return;
 	}
-	if (c->draining && !c->paused && evbuffer_get_length(out) == 0 &&
+	if (c->draining && !c->paused && !conn_replies_in_flight(c) &&
 	    evbuffer_get_length(bufferevent_get_input(bev)) == 0)
 		conn_free(c);
 }
@@ -361,6 +402,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
 
+	(void)bev;
 	if (what & BEV_EVENT_TIMEOUT) {
 		log_debug("peer %s: replies not read within %u seconds; closing",
 		    c->peer.text, c->d->conf.write_timeout);
@@ -376,8 +418,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_EOF) {
 		/* The peer is done sending; let it have the replies it asked for. */
 		c->eof = true;
-		if (!c->lingering &&
-		    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		if (!c->lingering && conn_replies_in_flight(c)) {
 			if (c->paused)
 				return;		/* conn_write_cb resumes */
 			(void)conn_close_after_flush(c);
@@ -400,8 +441,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	/* Replies still on their way, or paused for them: the write timeout rules. */
-	if (c->closing || c->paused ||
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+	if (c->closing || c->paused || conn_replies_in_flight(c)) {
 		conn_timer_arm(c, c->timer_kind);
 		return;
 	}
@@ -425,7 +465,7 @@ conn_drain(struct conn *c)
 	c->draining = true;
 	if (!c->closing && !c->paused &&
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	    !conn_replies_in_flight(c))
 		conn_free(c);
 }
 

@@ -16,6 +16,7 @@
 
 #include "dispatch.h"
 
+struct batch;
 struct daemon;
 struct bufferevent;
 struct event;
@@ -33,6 +34,8 @@ enum conn_timer {
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;		/* the listener's list */
 	struct daemon		*d;
+	struct batch		*batch;		/* the listener's: signs the replies */
+	unsigned		 pending;	/* replies queued in the batch */
 	struct bufferevent	*bev;
 	struct event		*timer;
 	enum conn_timer		 timer_kind;
@@ -50,13 +53,22 @@ struct conn {
 TAILQ_HEAD(conn_list, conn);
 
 /*
- * Start serving the accepted, non-blocking socket fd from peer sa. gone is
- * called (with arg) when the connection closes. Returns the connection, or
- * NULL (logged) with fd closed.
+ * Start serving the accepted, non-blocking socket fd from peer sa; replies
+ * are signed in batch b, which must have been made with conn_batch_deliver.
+ * gone is called (with arg) when the connection closes. Returns the
+ * connection, or NULL (logged) with fd closed.
  */
-struct conn	*conn_new(struct daemon *d, evutil_socket_t fd,
+struct conn	*conn_new(struct daemon *d, struct batch *b, evutil_socket_t fd,
 		    const struct sockaddr *sa, socklen_t salen, conn_gone_fn gone,
 		    void *arg);
+
+/*
+ * The batch's deliver function (batch_deliver_fn): owner is a struct conn,
+ * frame one of its replies, signed, or NULL when signing failed (then the
+ * connection is closed from its timer).
+ */
+void		 conn_batch_deliver(void *owner, const uint8_t *frame,
+		    size_t len);
 
 /* Close the connection now, tell its listener, and free it. */
 void		 conn_free(struct conn *c);

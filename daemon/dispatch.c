@@ -4,6 +4,9 @@
  * Verdict or Error becomes a signed reply frame carrying the request's nonce,
  * its hash and the server time. Protocol and validation errors are answered
  * here; an unreadable request is answered and the connection marked to close.
+ * The reply goes either into the loop's batch (batch.c: signed with the
+ * other replies of the turn; what conn.c uses) or is signed directly into a
+ * frame (tests, fuzzing).
  * A RotationsRequest is answered with the served rotation statements
  * (rotation.c) instead of a Verdict.
  * One debug line per request: peer, request type, result. Each request and
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "batch.h"
 #include "check.h"
 #include "daemon.h"
 #include "date.h"
@@ -124,9 +128,17 @@ dispatch_route(const struct request_ctx *rc, const Keygate__Request *m,
 	}
 }
 
+/* Where a finished wire_reply goes: signed into a frame, or into a batch. */
+struct dispatch_sink {
+	struct batch	 *batch;	/* NULL: sign directly into *frame */
+	void		 *owner;
+	uint8_t		**frame;
+	size_t		 *framelen;
+};
+
 static int
-reply_sign(struct daemon *d, struct wire_reply *wr, uint8_t **frame,
-    size_t *framelen)
+dispatch_emit(struct daemon *d, struct wire_reply *wr,
+    const struct dispatch_sink *sink)
 {
 	wr->server_time = daemon_now(d);
 	wr->test_clock = d->test_clock;
@@ -136,13 +148,15 @@ reply_sign(struct daemon *d, struct wire_reply *wr, uint8_t **frame,
 		date_format(date_from_time((time_t)wr->server_time), day);
 		log_warn("TEST CLOCK: signing a reply dated %s (test clock)", day);
 	}
-	return wire_reply_encode(d->signer, wr, frame, framelen);
+	if (sink->batch != NULL)
+		return batch_add(sink->batch, sink->owner, wr);
+	return wire_reply_encode(d->signer, wr, sink->frame, sink->framelen);
 }
 
-/* Answer one request message: see dispatch.h. */
-int
-dispatch_frame(struct daemon *d, const struct dispatch_peer *peer,
-    const uint8_t *msg, size_t len, uint8_t **frame, size_t *framelen,
+/* Answer one request message into sink. */
+static int
+dispatch_answer(struct daemon *d, const struct dispatch_peer *peer,
+    const uint8_t *msg, size_t len, const struct dispatch_sink *sink,
     bool *close_after)
 {
 	struct wire_request	 req;
@@ -152,8 +166,6 @@ dispatch_frame(struct daemon *d, const struct dispatch_peer *peer,
 	enum wire_decode	 dec;
 	int			 rv;
 
-	*frame = NULL;
-	*framelen = 0;
 	*close_after = false;
 	handler_reply_init(&out);
 	memset(&wr, 0, sizeof(wr));
@@ -188,7 +200,7 @@ dispatch_frame(struct daemon *d, const struct dispatch_peer *peer,
 		    out.verdict.verdict[0] ? out.verdict.verdict : "",
 		    out.verdict.verdict[0] ? "/" : "", out.verdict.reason);
 	}
-	rv = reply_sign(d, &wr, frame, framelen);
+	rv = dispatch_emit(d, &wr, sink);
 	if (rv == 0)
 		metrics_count_reply(out.error != NULL, out.error != NULL ?
 		    out.error : out.verdict.reason);
@@ -197,10 +209,34 @@ dispatch_frame(struct daemon *d, const struct dispatch_peer *peer,
 	return rv;
 }
 
-/* A signed Error reply to no request in particular. */
+/* Answer one request message with a directly signed frame: see dispatch.h. */
 int
-dispatch_error_frame(struct daemon *d, const struct dispatch_peer *peer,
-    const char *reason, const char *detail, uint8_t **frame, size_t *framelen)
+dispatch_frame(struct daemon *d, const struct dispatch_peer *peer,
+    const uint8_t *msg, size_t len, uint8_t **frame, size_t *framelen,
+    bool *close_after)
+{
+	struct dispatch_sink	sink = { .frame = frame, .framelen = framelen };
+
+	*frame = NULL;
+	*framelen = 0;
+	return dispatch_answer(d, peer, msg, len, &sink, close_after);
+}
+
+/* Answer one request message into a batch: see dispatch.h. */
+int
+dispatch_frame_batch(struct daemon *d, const struct dispatch_peer *peer,
+    const uint8_t *msg, size_t len, struct batch *b, void *owner,
+    bool *close_after)
+{
+	struct dispatch_sink	sink = { .batch = b, .owner = owner };
+
+	return dispatch_answer(d, peer, msg, len, &sink, close_after);
+}
+
+/* An Error reply to no request in particular, into sink. */
+static int
+dispatch_error(struct daemon *d, const struct dispatch_peer *peer,
+    const char *reason, const char *detail, const struct dispatch_sink *sink)
 {
 	struct wire_reply	wr;
 
@@ -209,8 +245,30 @@ dispatch_error_frame(struct daemon *d, const struct dispatch_peer *peer,
 	wr.error_detail = detail;
 	log_debug("peer %s: frame: error %s (%s)", peer->text, reason, detail);
 	metrics_count_request(METRICS_REQ_UNREADABLE);
-	if (reply_sign(d, &wr, frame, framelen) == -1)
+	if (dispatch_emit(d, &wr, sink) == -1)
 		return -1;
 	metrics_count_reply(true, reason);
 	return 0;
+}
+
+/* A signed Error reply to no request in particular: see dispatch.h. */
+int
+dispatch_error_frame(struct daemon *d, const struct dispatch_peer *peer,
+    const char *reason, const char *detail, uint8_t **frame, size_t *framelen)
+{
+	struct dispatch_sink	sink = { .frame = frame, .framelen = framelen };
+
+	*frame = NULL;
+	*framelen = 0;
+	return dispatch_error(d, peer, reason, detail, &sink);
+}
+
+/* The same into a batch: see dispatch.h. */
+int
+dispatch_error_batch(struct daemon *d, const struct dispatch_peer *peer,
+    const char *reason, const char *detail, struct batch *b, void *owner)
+{
+	struct dispatch_sink	sink = { .batch = b, .owner = owner };
+
+	return dispatch_error(d, peer, reason, detail, &sink);
 }

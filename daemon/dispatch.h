@@ -16,6 +16,7 @@
 #include "keygate.pb-c.h"
 #include "kglimits.h"
 
+struct batch;
 struct daemon;
 
 /* Who sent a request. */
@@ -79,11 +80,25 @@ int	dispatch_frame(struct daemon *d, const struct dispatch_peer *peer,
 	    bool *close_after);
 
 /*
+ * The same, but the reply body goes into batch b for owner (batch_add): it
+ * is signed with the other replies of this loop turn and handed to owner
+ * then. 0, or -1 (logged) when no reply could be queued: close.
+ */
+int	dispatch_frame_batch(struct daemon *d, const struct dispatch_peer *peer,
+	    const uint8_t *msg, size_t len, struct batch *b, void *owner,
+	    bool *close_after);
+
+/*
  * A signed Error reply to no request in particular (empty nonce and
  * request_hash): an oversize frame, a frame not received in time. 0 or -1.
  */
 int	dispatch_error_frame(struct daemon *d, const struct dispatch_peer *peer,
 	    const char *reason, const char *detail, uint8_t **frame,
 	    size_t *framelen);
+
+/* The same into batch b for owner. 0 or -1. */
+int	dispatch_error_batch(struct daemon *d, const struct dispatch_peer *peer,
+	    const char *reason, const char *detail, struct batch *b,
+	    void *owner);
 
 #endif

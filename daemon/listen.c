@@ -48,6 +48,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "batch.h"
 #include "conn.h"
 #include "daemon.h"
 #include "listen.h"
@@ -62,6 +63,7 @@
 struct listener {
 	struct daemon		*d;
 	struct evconnlistener	*evl;
+	struct batch		*batch;		/* signs the replies of a turn */
 	struct event		*resume;	/* after an EMFILE pause */
 	struct event		*turn;		/* after LISTEN_ACCEPT_BURST accepts */
 	unsigned		 burst;		/* accepts since the last yield */
@@ -192,7 +194,7 @@ listen_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
-	c = conn_new(l->d, fd, sa, (socklen_t)salen, listen_conn_gone, l);
+	c = conn_new(l->d, l->batch, fd, sa, (socklen_t)salen, listen_conn_gone, l);
 	if (c == NULL)
 		return;
 	TAILQ_INSERT_TAIL(&l->conns, c, entry);
@@ -233,6 +235,7 @@ listen_release(struct listener *l)
 		event_free(l->resume);
 	if (l->turn != NULL)
 		event_free(l->turn);
+	batch_free(l->batch);
 	free(l);
 }
 
@@ -272,6 +275,10 @@ listener_start(struct daemon *d, char *err, size_t errlen)
 	if ((l->resume = evtimer_new(d->base, listen_resume_cb, l)) == NULL ||
 	    (l->turn = evtimer_new(d->base, listen_turn_cb, l)) == NULL) {
 		snprintf(err, errlen, "cannot create a timer");
+		goto fail;
+	}
+	if ((l->batch = batch_new(d->base, d->signer, conn_batch_deliver)) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	l->evl = evconnlistener_new_bind(d->base, listen_accept_cb, l,

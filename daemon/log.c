@@ -21,6 +21,12 @@ log_set_level(enum log_level level)
 	log_threshold = level;
 }
 
+bool
+log_debug_enabled(void)
+{
+	return log_threshold >= LOG_LEVEL_DEBUG;
+}
+
 int
 log_level_parse(const char *s, enum log_level *out)
 {

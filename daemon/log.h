@@ -6,6 +6,7 @@
 #define KG_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum log_level {
 	LOG_LEVEL_ERROR,
@@ -16,6 +17,7 @@ enum log_level {
 
 /* Messages above level are dropped. Default LOG_LEVEL_INFO. */
 void	log_set_level(enum log_level level);
+bool	log_debug_enabled(void);	/* skip building what only a debug line shows */
 int	log_level_parse(const char *s, enum log_level *out);	/* error|warn|info|debug */
 
 /* Route libevent's own messages into this API. */

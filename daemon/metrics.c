@@ -98,6 +98,11 @@ static const char *const bucket_le[NELEM(bucket_ns)] = {
 	"0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1",
 };
 
+/* Upper bounds of the reply batch size buckets (replies per signature). */
+static const char *const batch_le[] = {
+	"1", "2", "4", "8", "16", "32", "64", "128",
+};
+
 /* The counters (see the top of the file on threads). */
 static struct {
 	uint64_t	requests[METRICS_REQ__COUNT];
@@ -109,6 +114,9 @@ static struct {
 	uint64_t	check_count;
 	uint64_t	check_sum_ns;
 	uint64_t	first_activations;
+	uint64_t	batch_bucket[NELEM(batch_le) + 1];	/* last: above 128 */
+	uint64_t	batch_count;	/* reply signatures */
+	uint64_t	batch_sum;	/* replies they signed */
 	int64_t		start_time;	/* Unix seconds, set on first use */
 } m;
 
@@ -196,6 +204,19 @@ metrics_count_redemption(const char *result)
 			return;
 		}
 	m.redeem_refused[metrics_reason_slot(result)]++;
+}
+
+/* One signature signed n replies (batch.c). */
+void
+metrics_count_batch(size_t n)
+{
+	size_t	i, bound;
+
+	for (i = 0, bound = 1; i < NELEM(batch_le) && n > bound; i++)
+		bound *= 2;
+	m.batch_bucket[i]++;
+	m.batch_count++;
+	m.batch_sum += n;
 }
 
 /* An activation-basis license had its support fixed by its first check. */
@@ -379,6 +400,19 @@ metrics_render(struct evbuffer *b)
 	metrics_add_seconds(b, m.check_sum_ns);
 	evbuffer_add_printf(b, "\nkeygate_check_duration_seconds_count %"
 	    PRIu64 "\n", m.check_count);
+
+	metrics_family(b, "keygate_reply_batch_size", "histogram",
+	    "Replies signed by one Ed25519 signature (1: signed directly; "
+	    "more: a Merkle batch of one event-loop turn).");
+	for (i = 0, cum = 0; i < NELEM(batch_le); i++) {
+		cum += m.batch_bucket[i];
+		evbuffer_add_printf(b, "keygate_reply_batch_size_bucket{"
+		    "le=\"%s\"} %" PRIu64 "\n", batch_le[i], cum);
+	}
+	evbuffer_add_printf(b, "keygate_reply_batch_size_bucket{le=\"+Inf\"} %"
+	    PRIu64 "\nkeygate_reply_batch_size_sum %" PRIu64 "\n"
+	    "keygate_reply_batch_size_count %" PRIu64 "\n", m.batch_count,
+	    m.batch_sum, m.batch_count);
 
 	metrics_family(b, "keygate_open_connections", "gauge",
 	    "Open connections on the public port.");

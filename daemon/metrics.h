@@ -72,4 +72,7 @@ void	metrics_count_redemption(const char *result);
 /* An activation-basis license had its support fixed by its first check. */
 void	metrics_count_first_activation(void);
 
+/* One reply signature signed n replies (1: directly; more: a Merkle batch). */
+void	metrics_count_batch(size_t n);
+
 #endif

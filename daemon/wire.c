@@ -25,6 +25,7 @@
 #include "keys.h"
 #include "kglimits.h"
 #include "log.h"
+#include "merkle.h"
 #include "signer.h"
 #include "wire.h"
 
@@ -215,76 +216,148 @@ wire_request_type(const Keygate__Request *msg)
 	}
 }
 
+/* Fill body (and error, which it may point to) from r. */
+static void
+wire_reply_body_fill(const struct wire_reply *r, Keygate__ReplyBody *body,
+    Keygate__Error *error)
+{
+	keygate__reply_body__init(body);
+	keygate__error__init(error);
+	body->protocol = KG_PROTOCOL_VERSION;
+	if (r->nonce != NULL && r->nonce_len > 0) {
+		body->nonce.data = (uint8_t *)r->nonce;
+		body->nonce.len = r->nonce_len;
+	}
+	if (r->request_hash != NULL) {
+		body->request_hash.data = (uint8_t *)r->request_hash;
+		body->request_hash.len = KG_HASH_LEN;
+	}
+	body->server_time = r->server_time;
+	body->test_clock = r->test_clock;
+	if (r->verdict != NULL) {
+		body->result_case = KEYGATE__REPLY_BODY__RESULT_VERDICT;
+		body->verdict = r->verdict;
+	} else if (r->rotations != NULL) {
+		body->result_case = KEYGATE__REPLY_BODY__RESULT_ROTATIONS;
+		body->rotations = r->rotations;
+	} else {
+		error->reason = (char *)(r->error_reason != NULL ?
+		    r->error_reason : "internal");
+		if (r->error_detail != NULL)
+			error->detail = (char *)r->error_detail;
+		body->result_case = KEYGATE__REPLY_BODY__RESULT_ERROR;
+		body->error = error;
+	}
+}
+
+/* The packed size of r's ReplyBody: see wire.h. */
+size_t
+wire_reply_body_size(const struct wire_reply *r)
+{
+	Keygate__ReplyBody	body;
+	Keygate__Error		error;
+
+	wire_reply_body_fill(r, &body, &error);
+	return keygate__reply_body__get_packed_size(&body);
+}
+
+/* Pack r's ReplyBody: see wire.h. */
+size_t
+wire_reply_body_pack(const struct wire_reply *r, uint8_t *out)
+{
+	Keygate__ReplyBody	body;
+	Keygate__Error		error;
+
+	wire_reply_body_fill(r, &body, &error);
+	return keygate__reply_body__pack(&body, out);
+}
+
+/* Fill reply from a signed body; path points into the caller's array. */
+static void
+wire_reply_fill(Keygate__Reply *reply, const struct wire_signed *ws,
+    ProtobufCBinaryData path[KG_MERKLE_DEPTH_MAX])
+{
+	size_t	i;
+
+	keygate__reply__init(reply);
+	reply->body.data = (uint8_t *)ws->body;
+	reply->body.len = ws->bodylen;
+	reply->signature.data = (uint8_t *)ws->sig;
+	reply->signature.len = KG_SIG_LEN;
+	reply->key_id.data = (uint8_t *)ws->key_id;
+	reply->key_id.len = KG_KEY_ID_LEN;
+	reply->batch_index = ws->index;
+	for (i = 0; i < ws->depth && i < KG_MERKLE_DEPTH_MAX; i++) {
+		path[i].data = (uint8_t *)ws->path[i];
+		path[i].len = KG_MERKLE_HASH_LEN;
+	}
+	reply->n_batch_path = i;
+	reply->batch_path = i > 0 ? path : NULL;
+}
+
+/* The size of a signed reply's frame: see wire.h. */
+size_t
+wire_reply_frame_size(const struct wire_signed *ws)
+{
+	Keygate__Reply		reply;
+	ProtobufCBinaryData	path[KG_MERKLE_DEPTH_MAX];
+
+	wire_reply_fill(&reply, ws, path);
+	return WIRE_HEADER_LEN + keygate__reply__get_packed_size(&reply);
+}
+
+/* Pack a signed reply's frame: see wire.h. */
+size_t
+wire_reply_frame_pack(const struct wire_signed *ws, uint8_t *out)
+{
+	Keygate__Reply		reply;
+	ProtobufCBinaryData	path[KG_MERKLE_DEPTH_MAX];
+	size_t			len;
+	uint32_t		nbo;
+
+	wire_reply_fill(&reply, ws, path);
+	len = keygate__reply__pack(&reply, out + WIRE_HEADER_LEN);
+	nbo = htonl((uint32_t)len);
+	memcpy(out, &nbo, WIRE_HEADER_LEN);
+	return WIRE_HEADER_LEN + len;
+}
+
 /* Build, sign and frame one reply: see wire.h. */
 int
 wire_reply_encode(struct signer *s, const struct wire_reply *r,
     uint8_t **frame, size_t *len)
 {
-	Keygate__ReplyBody	 body = KEYGATE__REPLY_BODY__INIT;
-	Keygate__Reply		 reply = KEYGATE__REPLY__INIT;
-	Keygate__Error		 error = KEYGATE__ERROR__INIT;
+	struct wire_signed	 ws;
 	uint8_t			 sig[KG_SIG_LEN];
 	uint8_t			*bodybuf = NULL, *out = NULL;
-	size_t			 bodylen, replylen;
-	uint32_t		 nbo;
+	size_t			 bodylen, flen;
 
 	*frame = NULL;
 	*len = 0;
-	body.protocol = KG_PROTOCOL_VERSION;
-	if (r->nonce != NULL && r->nonce_len > 0) {
-		body.nonce.data = (uint8_t *)r->nonce;
-		body.nonce.len = r->nonce_len;
-	}
-	if (r->request_hash != NULL) {
-		body.request_hash.data = (uint8_t *)r->request_hash;
-		body.request_hash.len = KG_HASH_LEN;
-	}
-	body.server_time = r->server_time;
-	body.test_clock = r->test_clock;
-	if (r->verdict != NULL) {
-		body.result_case = KEYGATE__REPLY_BODY__RESULT_VERDICT;
-		body.verdict = r->verdict;
-	} else if (r->rotations != NULL) {
-		body.result_case = KEYGATE__REPLY_BODY__RESULT_ROTATIONS;
-		body.rotations = r->rotations;
-	} else {
-		error.reason = (char *)(r->error_reason != NULL ?
-		    r->error_reason : "internal");
-		if (r->error_detail != NULL)
-			error.detail = (char *)r->error_detail;
-		body.result_case = KEYGATE__REPLY_BODY__RESULT_ERROR;
-		body.error = &error;
-	}
-
-	bodylen = keygate__reply_body__get_packed_size(&body);
+	bodylen = wire_reply_body_size(r);
 	if ((bodybuf = malloc(bodylen == 0 ? 1 : bodylen)) == NULL) {
 		log_error("%s: out of memory", __func__);
 		goto fail;
 	}
-	keygate__reply_body__pack(&body, bodybuf);
+	wire_reply_body_pack(r, bodybuf);
 	if (signer_sign(s, KG_DOMAIN_REPLY, bodybuf, bodylen, sig) != 0) {
 		log_error("%s: cannot sign the reply", __func__);
 		goto fail;
 	}
-	reply.body.data = bodybuf;
-	reply.body.len = bodylen;
-	reply.signature.data = sig;
-	reply.signature.len = sizeof(sig);
-	reply.key_id.data = (uint8_t *)signer_key_id(s);
-	reply.key_id.len = KG_KEY_ID_LEN;
-
-	replylen = keygate__reply__get_packed_size(&reply);
-	if (replylen > UINT32_MAX ||
-	    (out = malloc(WIRE_HEADER_LEN + replylen)) == NULL) {
+	memset(&ws, 0, sizeof(ws));
+	ws.body = bodybuf;
+	ws.bodylen = bodylen;
+	ws.sig = sig;
+	ws.key_id = signer_key_id(s);
+	flen = wire_reply_frame_size(&ws);
+	if (flen - WIRE_HEADER_LEN > UINT32_MAX || (out = malloc(flen)) == NULL) {
 		log_error("%s: out of memory", __func__);
 		goto fail;
 	}
-	nbo = htonl((uint32_t)replylen);
-	memcpy(out, &nbo, WIRE_HEADER_LEN);
-	keygate__reply__pack(&reply, out + WIRE_HEADER_LEN);
+	wire_reply_frame_pack(&ws, out);
 	free(bodybuf);
 	*frame = out;
-	*len = WIRE_HEADER_LEN + replylen;
+	*len = flen;
 	return 0;
 fail:
 	free(bodybuf);

@@ -109,10 +109,41 @@ struct wire_reply {
 };
 
 /*
- * Build ReplyBody{protocol, nonce, request_hash, server_time, test_clock,
- * verdict, rotations or error}, sign it with signer_sign(KG_DOMAIN_REPLY), wrap it in
- * Reply{body, signature, key_id} and frame it. *frame is malloc'd (caller
- * frees), *len includes the header. 0, or -1 (logged) with *frame NULL.
+ * ReplyBody{protocol, nonce, request_hash, server_time, test_clock, verdict,
+ * rotations or error} of r: its packed size, and packing it into out (that
+ * many bytes; returns the bytes written).
+ */
+size_t	wire_reply_body_size(const struct wire_reply *r);
+size_t	wire_reply_body_pack(const struct wire_reply *r, uint8_t *out);
+
+/*
+ * A packed ReplyBody and its signature: direct (depth 0, index 0: sig is
+ * over "keygate-reply-v1\0" || body) or batched (sig over the batch domain
+ * and a Merkle root; index and the depth sibling hashes of path lead from
+ * the body's leaf to it).
+ */
+struct wire_signed {
+	const uint8_t	*body;
+	size_t		 bodylen;
+	const uint8_t	*sig;		/* KG_SIG_LEN bytes */
+	const uint8_t	*key_id;	/* KG_KEY_ID_LEN bytes */
+	uint32_t	 index;
+	const uint8_t	(*path)[32];	/* depth hashes, KG_MERKLE_HASH_LEN each */
+	size_t		 depth;		/* at most KG_MERKLE_DEPTH_MAX */
+};
+
+/*
+ * The frame of Reply{body, signature, key_id, batch_index, batch_path}:
+ * its size with the header, and packing it into out (that many bytes;
+ * returns the bytes written).
+ */
+size_t	wire_reply_frame_size(const struct wire_signed *ws);
+size_t	wire_reply_frame_pack(const struct wire_signed *ws, uint8_t *out);
+
+/*
+ * Build r's body, sign it directly with signer_sign(KG_DOMAIN_REPLY) and
+ * frame it. *frame is malloc'd (caller frees), *len includes the header.
+ * 0, or -1 (logged) with *frame NULL.
  */
 int	wire_reply_encode(struct signer *s, const struct wire_reply *r,
 	    uint8_t **frame, size_t *len);

@@ -103,6 +103,7 @@ struct reply_info {
 	bool			demo;		/* verdict "demo" */
 	bool			renewed;	/* a renewal was applied */
 	bool			verified;	/* signature and request hash good (when asked) */
+	bool			batched;	/* signed in a batch (a Merkle path) */
 	char			reason[BENCH_REASON_LEN]; /* error or verdict reason */
 };
 

@@ -109,6 +109,7 @@ struct tally {
 	uint64_t	verify_failed;
 	uint64_t	timeouts;	/* no reply by the end of the drain */
 	uint64_t	verified;
+	uint64_t	batched;	/* replies signed in a batch */
 	uint64_t	demo;		/* check: verdict "demo" */
 	uint64_t	renewed;	/* activate: a renewal applied */
 	uint64_t	refused;	/* activate: a verdict without a renewal */
@@ -434,6 +435,8 @@ reply_count(struct worker *w, const struct pending *p, const uint8_t *buf,
 		}
 		break;
 	}
+	if (info.batched)
+		w->t.batched++;
 	if (p->verify && info.verified)
 		w->t.verified++;
 	else if (p->verify) {
@@ -675,7 +678,7 @@ static void
 worker_reset(struct worker *w)
 {
 	memset(&w->hist, 0, sizeof(w->hist));
-	w->t.sent = w->t.replies = w->t.verified = 0;
+	w->t.sent = w->t.replies = w->t.verified = w->t.batched = 0;
 	w->t.req_bytes = w->t.reply_bytes = 0;
 }
 
@@ -730,6 +733,7 @@ tally_add(struct tally *into, const struct tally *t)
 	into->verify_failed += t->verify_failed;
 	into->timeouts += t->timeouts;
 	into->verified += t->verified;
+	into->batched += t->batched;
 	into->demo += t->demo;
 	into->renewed += t->renewed;
 	into->refused += t->refused;
@@ -856,6 +860,7 @@ bench_run(void)
 		printf("first_error: %s\n", t.first_error);
 	if (opt.mode != MODE_ECHO) {
 		printf("verified: %" PRIu64 "\n", t.verified);
+		printf("batched: %" PRIu64 "\n", t.batched);
 		printf("verify_failed: %" PRIu64 "\n", t.verify_failed);
 		printf("verify_every: %u\n", opt.verify_every);
 	}

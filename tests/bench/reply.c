@@ -2,8 +2,9 @@
  * kgbench's checks of one reply from keygated (SPEC section 4,
  * proto/keygate.proto): a Reply whose body is a ReplyBody that carries the
  * request's nonce, and, for the sampled replies, an Ed25519 signature by a
- * trusted key over "keygate-reply-v1\0" || body and the BLAKE2b-256 of the
- * request's bytes. This is the one place that knows how a reply is signed:
+ * trusted key (directly over "keygate-reply-v1\0" || body, or over the root
+ * of a batch's Merkle tree that the reply's index and path lead to:
+ * merkle_reply_verify) and the BLAKE2b-256 of the request's bytes. This is the one place that knows how a reply is signed:
  * when the daemon signs replies differently, this is what must follow.
  */
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "bench.h"
 #include "kgerr.h"
+#include "merkle.h"
 
 /* Is r's signature good and does b answer the request of hash? */
 static bool
@@ -22,14 +24,24 @@ reply_signature_ok(const struct kg_trustset *ts, const Keygate__Reply *r,
     const Keygate__ReplyBody *b, const uint8_t *hash)
 {
 	const struct kg_trust_entry	*te;
+	uint8_t				 path[KG_MERKLE_DEPTH_MAX][KG_MERKLE_HASH_LEN];
+	size_t				 i;
 
+	if (r->n_batch_path > KG_MERKLE_DEPTH_MAX)
+		return false;
+	for (i = 0; i < r->n_batch_path; i++) {
+		if (r->batch_path[i].len != KG_MERKLE_HASH_LEN)
+			return false;
+		memcpy(path[i], r->batch_path[i].data, KG_MERKLE_HASH_LEN);
+	}
 	if (r->key_id.len != KG_KEY_ID_LEN ||
 	    (te = trustset_find(ts, r->key_id.data)) == NULL ||
 	    te->state == KG_TRUST_COMPROMISED ||
 	    r->signature.len != KG_SIG_LEN)
 		return false;
-	if (keys_verify(te->pk, KG_DOMAIN_REPLY, r->body.data, r->body.len,
-	    r->signature.data) != KGE_OK)
+	if (merkle_reply_verify(te->pk, r->body.data, r->body.len,
+	    r->signature.data, r->batch_index,
+	    (const uint8_t (*)[KG_MERKLE_HASH_LEN])path, r->n_batch_path) != KGE_OK)
 		return false;
 	return b->request_hash.len == KG_HASH_LEN &&
 	    sodium_memcmp(b->request_hash.data, hash, KG_HASH_LEN) == 0;
@@ -69,6 +81,7 @@ reply_inspect(const struct kg_trustset *ts, const uint8_t *buf, size_t len,
 		reason = b->result_case == KEYGATE__REPLY_BODY__RESULT_ERROR &&
 		    b->error != NULL ? b->error->reason : "reply without a result";
 	}
+	info->batched = r->n_batch_path > 0;
 	if (hash != NULL)
 		info->verified = reply_signature_ok(ts, r, b, hash);
 done:

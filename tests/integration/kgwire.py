@@ -25,6 +25,7 @@ import socket
 import struct
 
 REPLY_DOMAIN = b"keygate-reply-v1\x00"
+REPLY_BATCH_DOMAIN = b"keygate-reply-batch-v1\x00"
 LICENSE_DOMAIN = b"keygate-license-v1\x00"
 EPOCH = datetime.date(1970, 1, 1)
 FRAME_MAX = 1 << 20
@@ -257,6 +258,23 @@ class ReplyError(ValueError):
     pass
 
 
+def _h(data):
+    return hashlib.blake2b(data, digest_size=32).digest()
+
+
+def batch_root(body, index, path):
+    """The Merkle root a batched reply's body, index and path lead to
+    (proto/README.md "Batched reply signatures")."""
+    if len(path) > 10 or index >> len(path):
+        raise ReplyError("batch path too short for its index")
+    h = _h(b"\x00" + body)
+    for i, sib in enumerate(path):
+        if len(sib) != 32:
+            raise ReplyError("batch path hash of %d bytes" % len(sib))
+        h = _h(b"\x01" + sib + h) if index >> i & 1 else _h(b"\x01" + h + sib)
+    return h
+
+
 def reply_open(msg, pk=None, nonce=None, req=None):
     """Verify a Reply's signature (with pk, default pubkey()) and, when
     given, that it echoes nonce and carries req's hash; return its body as
@@ -264,10 +282,18 @@ def reply_open(msg, pk=None, nonce=None, req=None):
     detail} or "verdict": verdict(). Raises on a forgery or a mismatch."""
     rep = parse(msg)
     body, sig = rep[1][-1], rep[2][-1]
-    _verify(pk if pk is not None else pubkey(), REPLY_DOMAIN, body, sig)
+    index, path = rep.get(4, [0])[-1], rep.get(5, [])
+    pk = pk if pk is not None else pubkey()
+    if not path:
+        if index != 0:
+            raise ReplyError("batch_index without batch_path")
+        _verify(pk, REPLY_DOMAIN, body, sig)
+    else:
+        _verify(pk, REPLY_BATCH_DOMAIN, batch_root(body, index, path), sig)
     b = parse(body)
     out = {"protocol": b.get(1, [0])[-1], "nonce": b.get(2, [b""])[-1],
-           "request_hash": b.get(3, [b""])[-1], "server_time": _i(b, 4)}
+           "request_hash": b.get(3, [b""])[-1], "server_time": _i(b, 4),
+           "batch_index": index, "batch_depth": len(path)}
     if nonce is not None and out["nonce"] != nonce:
         raise ReplyError("nonce not echoed")
     if req is not None and out["request_hash"] != \

@@ -175,7 +175,12 @@ want = {
     'keygate_replies_total{kind="error",reason="bad_request"}': 1,
     'keygate_check_duration_seconds_count': 5,
     'keygate_check_duration_seconds_bucket{le="+Inf"}': 5,
+    # One request at a time: each reply is a batch of one, signed directly.
+    'keygate_reply_batch_size_count': 10,
+    'keygate_reply_batch_size_sum': 10,
 }
+for le in ("1", "2", "4", "8", "16", "32", "64", "128", "+Inf"):
+    want[f'keygate_reply_batch_size_bucket{{le="{le}"}}'] = 10
 def say(ok, text):
     print(("OK " if ok else "FAIL ") + text)
 for name, n in want.items():

@@ -1,0 +1,242 @@
+/*
+ * Batched reply signing: see batch.h. The bodies of one turn are packed one
+ * after another into a buffer that is kept from turn to turn, so a reply
+ * costs no allocation of its own once the buffers have grown to the load;
+ * each finished frame is built in one scratch buffer and copied into its
+ * connection's output by the owner's deliver function.
+ *
+ * The end of the turn: the first reply of a batch makes the batch's event
+ * active. libevent runs active events of one priority in the order they
+ * became active, and every socket that epoll reported ready in this turn was
+ * made active before the first callback ran, so the batch's event runs after
+ * the read callbacks of this turn and before the next poll. A batch that
+ * fills up (BATCH_REPLIES_MAX replies or BATCH_BYTES_MAX body bytes) is
+ * signed at once, which bounds both the memory and the wait.
+ *
+ * One signature per batch is the point: signing goes to the signer process
+ * (a round trip over a socket and an Ed25519 signature, by far the largest
+ * cost of a reply), while hashing a leaf and its path costs about a
+ * microsecond.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "batch.h"
+#include "keys.h"
+#include "log.h"
+#include "merkle.h"
+#include "metrics.h"
+#include "signer.h"
+#include "wire.h"
+
+struct batch_item {
+	void	*owner;		/* NULL: forgotten */
+	size_t	 off;		/* the body in b->body */
+	size_t	 len;
+};
+
+struct batch {
+	struct signer		*signer;
+	batch_deliver_fn	 deliver;
+	struct event		*ev;
+	struct batch_item	 item[BATCH_REPLIES_MAX];
+	size_t			 n;
+	uint8_t			*body;		/* the bodies, one after another */
+	size_t			 bodylen, bodycap;
+	uint8_t			*frame;		/* scratch for one frame */
+	size_t			 framecap;
+	uint8_t			 leaf[BATCH_REPLIES_MAX][KG_MERKLE_HASH_LEN];
+	struct kg_merkle	*tree;
+	bool			 flushing;
+};
+
+static void
+batch_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	batch_flush(arg);
+}
+
+/* A batch on base's loop: see batch.h. */
+struct batch *
+batch_new(struct event_base *base, struct signer *s, batch_deliver_fn deliver)
+{
+	struct batch	*b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL ||
+	    (b->tree = malloc(sizeof(*b->tree))) == NULL) {
+		log_error("%s: out of memory", __func__);
+		free(b);
+		return NULL;
+	}
+	if ((b->ev = event_new(base, -1, 0, batch_event_cb, b)) == NULL) {
+		log_error("%s: event_new failed", __func__);
+		free(b->tree);
+		free(b);
+		return NULL;
+	}
+	b->signer = s;
+	b->deliver = deliver;
+	return b;
+}
+
+/* Sign what is pending, then free: see batch.h. */
+void
+batch_free(struct batch *b)
+{
+	if (b == NULL)
+		return;
+	batch_flush(b);
+	event_free(b->ev);
+	free(b->body);
+	free(b->frame);
+	free(b->tree);
+	free(b);
+}
+
+/* Make room for need more bytes in *buf of *cap. 0 or -1. */
+static int
+batch_reserve(uint8_t **buf, size_t *cap, size_t used, size_t need)
+{
+	uint8_t	*p;
+	size_t	 n;
+
+	if (*cap - used >= need)
+		return 0;
+	n = *cap == 0 ? 4096 : *cap;
+	while (n - used < need)
+		n *= 2;
+	if ((p = realloc(*buf, n)) == NULL)
+		return -1;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+/* Queue r's body for owner: see batch.h. */
+int
+batch_add(struct batch *b, void *owner, const struct wire_reply *r)
+{
+	struct batch_item	*it;
+	size_t			 len;
+
+	if (b->n == BATCH_REPLIES_MAX) {
+		log_error("%s: a full batch while it is being signed", __func__);
+		return -1;
+	}
+	len = wire_reply_body_size(r);
+	if (batch_reserve(&b->body, &b->bodycap, b->bodylen, len) == -1) {
+		log_error("%s: out of memory for a reply of %zu bytes",
+		    __func__, len);
+		return -1;
+	}
+	it = &b->item[b->n++];
+	it->owner = owner;
+	it->off = b->bodylen;
+	it->len = wire_reply_body_pack(r, b->body + b->bodylen);
+	b->bodylen += it->len;
+	if (b->n == 1)
+		event_active(b->ev, 0, 0);
+	if (b->n == BATCH_REPLIES_MAX || b->bodylen >= BATCH_BYTES_MAX)
+		batch_flush(b);
+	return 0;
+}
+
+/* Frame item i's body with its signature and hand it over. */
+static void
+batch_deliver(struct batch *b, size_t i, struct wire_signed *ws)
+{
+	struct batch_item	*it = &b->item[i];
+	size_t			 len;
+
+	if (it->owner == NULL)
+		return;
+	ws->body = b->body + it->off;
+	ws->bodylen = it->len;
+	len = wire_reply_frame_size(ws);
+	if (batch_reserve(&b->frame, &b->framecap, 0, len) == -1) {
+		log_error("%s: out of memory for a frame of %zu bytes",
+		    __func__, len);
+		b->deliver(it->owner, NULL, 0);
+		return;
+	}
+	len = wire_reply_frame_pack(ws, b->frame);
+	b->deliver(it->owner, b->frame, len);
+}
+
+/* Sign n > 1 bodies with one signature over their Merkle root. -1 on failure. */
+static int
+batch_sign_tree(struct batch *b, uint8_t sig[KG_SIG_LEN])
+{
+	size_t	i;
+
+	for (i = 0; i < b->n; i++)
+		merkle_leaf_hash(b->body + b->item[i].off, b->item[i].len,
+		    b->leaf[i]);
+	if (merkle_build(b->tree, (const uint8_t (*)[KG_MERKLE_HASH_LEN])b->leaf,
+	    b->n) == -1)
+		return -1;
+	return signer_sign(b->signer, KG_DOMAIN_REPLY_BATCH, merkle_root(b->tree),
+	    KG_MERKLE_HASH_LEN, sig);
+}
+
+/* Sign every queued reply now: see batch.h. */
+void
+batch_flush(struct batch *b)
+{
+	struct wire_signed	ws;
+	uint8_t			sig[KG_SIG_LEN];
+	uint8_t			path[KG_MERKLE_DEPTH_MAX][KG_MERKLE_HASH_LEN];
+	size_t			i;
+	int			rc, depth;
+
+	if (b->n == 0 || b->flushing)
+		return;
+	/* A deliver function may add nothing, but never let it recurse here. */
+	b->flushing = true;
+	event_del(b->ev);
+	memset(&ws, 0, sizeof(ws));
+	ws.sig = sig;
+	if (b->n == 1)
+		rc = signer_sign(b->signer, KG_DOMAIN_REPLY, b->body + b->item[0].off,
+		    b->item[0].len, sig);
+	else
+		rc = batch_sign_tree(b, sig);
+	/* The key that signed: read after signing, a rotation may have come. */
+	ws.key_id = signer_key_id(b->signer);
+	if (rc != 0) {
+		log_error("%s: cannot sign a batch of %zu replies", __func__, b->n);
+		for (i = 0; i < b->n; i++)
+			if (b->item[i].owner != NULL)
+				b->deliver(b->item[i].owner, NULL, 0);
+	} else if (b->n == 1) {
+		batch_deliver(b, 0, &ws);
+	} else {
+		ws.path = (const uint8_t (*)[KG_MERKLE_HASH_LEN])path;
+		for (i = 0; i < b->n; i++) {
+			depth = merkle_path(b->tree, i, path);
+			ws.index = (uint32_t)i;
+			ws.depth = depth < 0 ? 0 : (size_t)depth;
+			batch_deliver(b, i, &ws);
+		}
+	}
+	if (rc == 0)
+		metrics_count_batch(b->n);
+	b->n = 0;
+	b->bodylen = 0;
+	b->flushing = false;
+}
+
+/* owner is gone: see batch.h. */
+void
+batch_forget(struct batch *b, const void *owner)
+{
+	size_t	i;
+
+	for (i = 0; i < b->n; i++)
+		if (b->item[i].owner == owner)
+			b->item[i].owner = NULL;
+}

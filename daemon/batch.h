@@ -1,0 +1,61 @@
+/*
+ * Batched reply signing (issue 7, proto/README.md "Batched reply
+ * signatures"). The replies that become ready in one turn of an event loop
+ * wait here, packed; at the end of the turn they are signed together with
+ * one Ed25519 signature over the root of a Merkle tree of their hashes, and
+ * each is handed to its owner (a connection) as a finished frame carrying
+ * its leaf index and path. A batch of one reply is signed directly, so a
+ * lone request gets exactly the reply it got before batching.
+ *
+ * Order: replies are handed over in the order they were added, so one
+ * connection's replies keep the order of its requests.
+ */
+#ifndef KG_BATCH_H
+#define KG_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct batch;
+struct event_base;
+struct signer;
+struct wire_reply;
+
+#define BATCH_REPLIES_MAX	256		/* a full batch is signed at once */
+#define BATCH_BYTES_MAX		(1024 * 1024)	/* so is one of this many body bytes */
+
+/*
+ * Hand one finished reply frame of len bytes to its owner; frame is NULL
+ * when the batch could not be signed (the owner should close). The frame is
+ * the batch's own buffer: copy it before returning.
+ */
+typedef void	(*batch_deliver_fn)(void *owner, const uint8_t *frame,
+		    size_t len);
+
+/*
+ * A batch on base's loop signing with s (which must outlive it). NULL
+ * (logged) when out of memory.
+ */
+struct batch	*batch_new(struct event_base *base, struct signer *s,
+		    batch_deliver_fn deliver);
+
+/* Sign and hand over what is pending, then free. NULL is fine. */
+void		 batch_free(struct batch *b);
+
+/*
+ * Pack r's ReplyBody and queue it for owner; the batch is signed at the end
+ * of this loop turn, or at once when it is full. r's pointers may go away
+ * when this returns. 0, or -1 (logged, nothing queued) when out of memory.
+ */
+int		 batch_add(struct batch *b, void *owner, const struct wire_reply *r);
+
+/*
+ * Sign every queued reply now and hand each to its owner. Callers need not
+ * call it: the loop does at the end of the turn.
+ */
+void		 batch_flush(struct batch *b);
+
+/* owner is gone: its queued replies are signed but handed to no one. */
+void		 batch_forget(struct batch *b, const void *owner);
+
+#endif

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Batched reply signing (issue 7 item 3) end to end: keygated signs the
+# replies of one event-loop turn with one signature over a Merkle root.
+# python3-nacl and hashlib check every reply independently of keygate's C
+# (kgwire.reply_open follows proto/README.md "Batched reply signatures"):
+# - a lone request is answered in the direct form (no path);
+# - 64 requests pipelined in one write on one connection come back in
+#   order, each answering its own request (nonce, request hash), and some
+#   in batches (a path): one signature for several replies;
+# - 24 connections sending at once, several rounds: every reply verifies;
+# - a client that closes with replies still in a batch disturbs no one
+#   else's replies, and keygated keeps serving;
+# - a forged path or index, or a reply moved to another body, is refused;
+# - an Error reply (an unreadable frame) is batched and verified like the
+#   rest, and the connection is closed after it;
+# - the metrics' batch histogram counts signatures and the replies they
+#   signed.
+. "$(dirname "$0")/lib.sh"
+
+D=$T/d
+kg_init "$D"
+cat >>"$D/keygated.conf" <<EOF
+metrics_listen = 127.0.0.1:0
+metrics_port_file = $D/metrics.port
+EOF
+kg_start "$D" || exit 1
+kg_product BAT "Batch Ltd"
+kg_wire_key BAT
+export KG_MPORT=$(cat "$D/metrics.port")
+
+kgpy - >"$T/batch.out" 2>&1 <<'EOF'
+import os, socket, struct, threading, urllib.request
+import kgwire as w
+
+port, pk, key = int(os.environ["KG_PORT"]), w.pubkey(), os.environ["KEY"]
+def say(ok, text):
+    print(("OK " if ok else "FAIL ") + text, flush=True)
+
+def check_req():
+    nonce = os.urandom(16)
+    return nonce, w.request("check", nonce, key=key, product="BAT", version="1.0.0")
+
+def metrics():
+    body = urllib.request.urlopen("http://127.0.0.1:%s/metrics" %
+                                  os.environ["KG_MPORT"], timeout=10).read().decode()
+    v = {}
+    for line in body.splitlines():
+        if line.startswith("keygate_reply_batch_size_"):
+            name, val = line.rsplit(" ", 1)
+            v[name] = float(val)
+    return v
+
+# ---- a lone request: the direct form
+s = w.connect(port)
+nonce, req = check_req()
+w.write_frame(s, req)
+r = w.reply_open(w.read_frame(s), pk, nonce, req)
+say(r["batch_depth"] == 0 and r["batch_index"] == 0 and r["verdict"]["verdict"] == "update",
+    "a lone request is signed directly (depth %d)" % r["batch_depth"])
+lone = r
+
+# ---- 64 pipelined requests in one write
+m0 = metrics()
+reqs = [check_req() for _ in range(64)]
+s.sendall(b"".join(w.frame(q) for _, q in reqs))
+depths, ok = [], True
+for i, (nonce, q) in enumerate(reqs):
+    msg = w.read_frame(s)
+    try:
+        r = w.reply_open(msg, pk, nonce, q)      # raises unless it answers q
+        depths.append(r["batch_depth"])
+        ok = ok and r["verdict"]["verdict"] == "update"
+    except Exception as e:
+        ok = False
+        say(False, "pipelined reply %d: %s" % (i, e))
+        break
+    if depths[-1] > 0 and "batched_msg" not in globals():
+        batched_msg = msg
+say(ok and len(depths) == 64, "64 pipelined replies verify, in order")
+say(max(depths) > 0, "some came in batches (path lengths %s)" % sorted(set(depths)))
+m1 = metrics()
+sigs = m1["keygate_reply_batch_size_count"] - m0["keygate_reply_batch_size_count"]
+reps = m1["keygate_reply_batch_size_sum"] - m0["keygate_reply_batch_size_sum"]
+say(reps == 64 and sigs < 64,
+    "metrics: %d replies under %d signatures" % (reps, sigs))
+say(m1['keygate_reply_batch_size_bucket{le="1"}'] < m1["keygate_reply_batch_size_count"],
+    "metrics: batches of more than one are counted")
+
+# ---- forgeries of a batched reply
+rep = w.parse(batched_msg)
+def enc(index, path, body=None, sig=None):
+    out = w.fbytes(1, body if body is not None else rep[1][-1])
+    out += w.fbytes(2, sig if sig is not None else rep[2][-1])
+    out += w.fbytes(3, rep[3][-1])
+    if index:
+        out += w.fint(4, index)
+    for p in path:
+        out += w.fbytes(5, p)
+    return out
+index, path = rep.get(4, [0])[-1], rep.get(5, [])
+def refused(msg, what):
+    try:
+        w.reply_open(msg, pk)
+        say(False, what + " is refused")
+    except Exception:
+        say(True, what + " is refused")
+say(len(path) > 0, "a batched reply (index %d, depth %d)" % (index, len(path)))
+w.reply_open(enc(index, path), pk)          # re-encoded as it was: still good
+bad = bytearray(path[0]); bad[0] ^= 1
+refused(enc(index, [bytes(bad)] + path[1:]), "a flipped bit in the path")
+refused(enc(index ^ 1, path), "another index")
+refused(enc(index, path[:-1]), "a path one short")
+refused(enc(index, path + [bytes(32)]), "a path one long")
+refused(enc(index, path, body=rep[1][-1] + b"\x00"), "another body on the path")
+refused(enc(0, []), "the batch signature as a direct one")
+
+# ---- 24 connections sending at once, 20 rounds
+errors = []
+def client(n):
+    try:
+        c = w.connect(port)
+        for _ in range(20):
+            nonce, q = check_req()
+            w.write_frame(c, q)
+            r = w.reply_open(w.read_frame(c), pk, nonce, q)
+            if r["verdict"]["verdict"] != "update":
+                errors.append("verdict %s" % r["verdict"])
+        c.close()
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=client, args=(i,)) for i in range(24)]
+for t in threads: t.start()
+for t in threads: t.join(60)
+say(not errors and not any(t.is_alive() for t in threads),
+    "24 connections x 20 checks: every reply verifies %s" % errors[:2])
+
+# ---- a client that leaves with replies in a batch
+for _ in range(5):
+    g = w.connect(port)
+    g.sendall(b"".join(w.frame(check_req()[1]) for _ in range(40)))
+    g.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    g.close()                                   # a reset, replies unread
+nonce, q = check_req()
+w.write_frame(s, q)
+r = w.reply_open(w.read_frame(s), pk, nonce, q)
+say(r["verdict"]["verdict"] == "update", "clients that reset mid-batch leave others served")
+
+# ---- an Error reply goes through the batch too, then the connection closes
+e = w.connect(port)
+nonce, q = check_req()
+e.sendall(w.frame(q) + w.frame(b"\xff\xff\xff"))
+r1 = w.reply_open(w.read_frame(e), pk, nonce, q)
+r2 = w.reply_open(w.read_frame(e), pk)
+say(r1["verdict"]["verdict"] == "update" and r2.get("error", {}).get("reason") == "bad_request",
+    "a check then an unreadable frame: a verdict, then bad_request, in order")
+say(w.closed(e), "the connection is closed after the error reply")
+EOF
+cat "$T/batch.out"
+check "the python checks ran" grep -q "the connection is closed after" "$T/batch.out"
+check "no python check failed" bash -c "! grep -v '^OK ' '$T/batch.out' | grep -q ."
+check "keygated is still running" kill -0 "$KG_PID"
+check "one more check through the real CLI" bash -c \
+    "'$CLI' --server 127.0.0.1:$KG_PORT --pubkey '$D/signing.pub' check --key '$KEY' --product BAT --version 1.0.0 >/dev/null"
+kg_done
