@@ -4,7 +4,8 @@
  * subcommands, each of which checks its arguments here (a usage error never
  * reaches the daemon), builds one JSON request, and prints the reply: as
  * readable text (admin-cmd-print.c, admin-cmd-renew.c), or with --json as
- * one compact JSON object per result line.
+ * one compact JSON object per result line. key issue, whose reply comes in
+ * several frames, runs in admin-cmd-issue.c.
  *
  * Exit codes: 0 done, 1 usage error, 2 keygated cannot be reached (or did
  * not answer), 3 keygated refused the request (its error line is printed),
@@ -44,7 +45,6 @@
 #define ADMIN_TIMEOUT		60	/* seconds for keygated to answer */
 #define ADMIN_BACKUP_TIMEOUT	3600	/* ... to copy the store for backup */
 #define ADMIN_TIMEOUT_MAX	86400
-#define ADMIN_KEYS_PER_SEC	10	/* slowest key.issue rate allowed for */
 #define ARGS_MAX		12	/* arguments of one subcommand */
 #define PERCENT_MAX		1000
 #define NAME_MAX_BYTES		256	/* a product's name (the store's limit) */
@@ -594,8 +594,9 @@ socket_path_find(const char *dir, char *out, size_t len)
 	fclose(f);
 }
 
-static int
-unreachable(const struct opts *o, const char *why)
+/* "cannot reach keygated at PATH: why" on stderr; EXIT_UNREACHABLE. */
+int
+admin_unreachable(const struct opts *o, const char *why)
 {
 	if (why != NULL)
 		fprintf(stderr, "%s: cannot reach keygated at %s: %s\n", progname,
@@ -625,23 +626,22 @@ read_full(int fd, void *buf, size_t len)
 }
 
 /*
- * Send req and read the reply into *reply. 0, or an exit code with its
- * message printed.
+ * Connect to keygated and send req; each later read waits timeout seconds
+ * at most. 0 with *fd set, or an exit code with its message printed.
  */
 int
-admin_call(const struct opts *o, json_t *req, unsigned timeout, json_t **reply)
+admin_request_send(const struct opts *o, json_t *req, unsigned timeout,
+    int *fd)
 {
 	struct sockaddr_un	 sun;
 	struct timeval		 tv = { (time_t)timeout, 0 };
-	json_error_t		 jerr;
 	uint8_t			 hdr[4];
-	char			*body = NULL, *buf = NULL, msg[256];
+	char			*body = NULL, msg[256];
 	size_t			 len, off;
-	uint32_t		 rlen;
 	ssize_t			 n;
-	int			 fd = -1, rc, ret = EXIT_UNREACHABLE;
+	int			 ret = EXIT_UNREACHABLE;
 
-	*reply = NULL;
+	*fd = -1;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(o->sockpath) >= sizeof(sun.sun_path)) {
@@ -661,20 +661,20 @@ admin_call(const struct opts *o, json_t *req, unsigned timeout, json_t **reply)
 		ret = EXIT_USAGE;
 		goto done;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		ret = unreachable(o, strerror(errno));
+	if ((*fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		ret = admin_unreachable(o, strerror(errno));
 		goto done;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(*fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(*fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		if (errno == EACCES || errno == EPERM) {
 			snprintf(msg, sizeof(msg), "permission denied: run as "
 			    "keygated's user or root, or ask for your uid in "
 			    "admin_uids");
-			ret = unreachable(o, msg);
+			ret = admin_unreachable(o, msg);
 		} else
-			ret = unreachable(o, NULL);
+			ret = admin_unreachable(o, NULL);
 		goto done;
 	}
 	hdr[0] = (uint8_t)(len >> 24);
@@ -684,9 +684,9 @@ admin_call(const struct opts *o, json_t *req, unsigned timeout, json_t **reply)
 	/* A refusal may close before reading: on EPIPE read its reply anyway. */
 	for (off = 0; off < len + 4; off += (size_t)n) {
 		if (off < 4)
-			n = send(fd, hdr + off, 4 - off, MSG_NOSIGNAL);
+			n = send(*fd, hdr + off, 4 - off, MSG_NOSIGNAL);
 		else
-			n = send(fd, body + off - 4, len + 4 - off, MSG_NOSIGNAL);
+			n = send(*fd, body + off - 4, len + 4 - off, MSG_NOSIGNAL);
 		if (n == -1 && errno == EINTR) {
 			n = 0;
 			continue;
@@ -694,41 +694,82 @@ admin_call(const struct opts *o, json_t *req, unsigned timeout, json_t **reply)
 		if (n == -1)
 			break;
 	}
+	ret = 0;
+done:
+	if (ret != 0 && *fd != -1) {
+		close(*fd);
+		*fd = -1;
+	}
+	free(body);
+	return ret;
+}
+
+/*
+ * Read one reply frame (a JSON object) from fd into *reply. 0, or
+ * EXIT_UNREACHABLE with what went wrong in why (nothing printed).
+ */
+int
+admin_reply_read(int fd, unsigned timeout, json_t **reply, char *why,
+    size_t whylen)
+{
+	json_error_t	 jerr;
+	uint8_t		 hdr[4];
+	char		*buf = NULL;
+	uint32_t	 rlen;
+	int		 rc, ret = EXIT_UNREACHABLE;
+
+	*reply = NULL;
 	if ((rc = read_full(fd, hdr, 4)) != 1) {
 		if (rc == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			snprintf(msg, sizeof(msg), "no reply within %u s "
-			    "(raise --timeout, or see keygated's log)",
-			    timeout);
+			snprintf(why, whylen, "no reply within %u s (raise "
+			    "--timeout, or see keygated's log)", timeout);
 		else
-			snprintf(msg, sizeof(msg), "the connection closed "
-			    "without a reply: see keygated's log");
-		ret = unreachable(o, msg);
-		goto done;
+			snprintf(why, whylen, "the connection closed without a "
+			    "reply: see keygated's log");
+		return ret;
 	}
 	rlen = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
 	    (uint32_t)hdr[2] << 8 | hdr[3];
 	if (rlen == 0 || rlen > ADMIN_REPLY_MAX || (buf = malloc(rlen)) == NULL) {
-		ret = unreachable(o, "a reply of a size this client cannot take");
-		goto done;
+		snprintf(why, whylen, "a reply of a size this client cannot take");
+		return ret;
 	}
 	if (read_full(fd, buf, rlen) != 1) {
-		ret = unreachable(o, "the reply was cut short: see keygated's log");
+		snprintf(why, whylen, "the reply was cut short: see keygated's "
+		    "log");
 		goto done;
 	}
 	if ((*reply = json_loadb(buf, rlen, 0, &jerr)) == NULL ||
 	    !json_is_object(*reply)) {
 		json_decref(*reply);
 		*reply = NULL;
-		ret = unreachable(o, "the reply is not a JSON object: is that "
+		snprintf(why, whylen, "the reply is not a JSON object: is that "
 		    "keygated's admin socket?");
 		goto done;
 	}
 	ret = 0;
 done:
-	if (fd != -1)
-		close(fd);
-	free(body);
 	free(buf);
+	return ret;
+}
+
+/*
+ * Send req and read the reply into *reply. 0, or an exit code with its
+ * message printed.
+ */
+int
+admin_call(const struct opts *o, json_t *req, unsigned timeout, json_t **reply)
+{
+	char	why[256];
+	int	fd, ret;
+
+	*reply = NULL;
+	if ((ret = admin_request_send(o, req, timeout, &fd)) != 0)
+		return ret;
+	if ((ret = admin_reply_read(fd, timeout, reply, why,
+	    sizeof(why))) != 0)
+		admin_unreachable(o, why);
+	close(fd);
 	return ret;
 }
 
@@ -799,7 +840,7 @@ main(int argc, char *argv[])
 	};
 	struct opts		 o;
 	const struct command	*c = NULL;
-	json_t			*req = NULL, *reply = NULL, *count;
+	json_t			*req = NULL, *reply = NULL;
 	unsigned long		 n;
 	unsigned		 timeout;
 	size_t			 i;
@@ -898,12 +939,13 @@ main(int argc, char *argv[])
 		goto done;
 
 	timeout = o.timeout;
-	if (timeout == 0) {
+	if (timeout == 0)
 		timeout = strcmp(c->op, "backup") == 0 ?
 		    ADMIN_BACKUP_TIMEOUT : ADMIN_TIMEOUT;
-		if ((count = json_object_get(req, "count")) != NULL)
-			timeout += (unsigned)(json_integer_value(count) /
-			    ADMIN_KEYS_PER_SEC);
+	/* Its keys come in frames, each within the timeout. */
+	if (strcmp(c->op, "key.issue") == 0) {
+		ret = issue_run(&o, req, timeout);
+		goto done;
 	}
 	if ((ret = admin_call(&o, req, timeout, &reply)) != 0)
 		goto done;

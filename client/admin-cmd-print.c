@@ -213,24 +213,49 @@ print_releases(const struct opts *o, json_t *list)
 	table_print(&t);
 }
 
-/* key issue: the key alone on stdout (KEY=$(keygate-admin key issue ...)). */
+/* Member name of k, or else of common (NULL: none). */
+static json_t *
+member_of(json_t *k, json_t *common, const char *name)
+{
+	json_t	*v = json_object_get(k, name);
+
+	return v != NULL || common == NULL ? v : json_object_get(common, name);
+}
+
+/*
+ * key issue: the key alone on stdout (KEY=$(keygate-admin key issue ...)),
+ * what it is on stderr. A streamed issue's results carry key, regno and
+ * serial, and the members all its keys share come in common (or NULL).
+ */
+void
+print_key_issued_in(const struct opts *o, json_t *k, json_t *common)
+{
+	const char	*sx = json_string_value(member_of(k, common,
+			    "support_expiry"));
+	const char	*regno = json_string_value(member_of(k, common,
+			    "regno"));
+	const char	*key = json_string_value(member_of(k, common, "key"));
+
+	(void)o;
+	printf("%s\n", key != NULL ? key : "");
+	if (regno == NULL)
+		regno = "?";
+	if (json_is_true(member_of(k, common, "trial")))
+		fprintf(stderr, "issued %s, trial until %s\n", regno,
+		    sx != NULL ? sx : "?");
+	else if (sx != NULL)
+		fprintf(stderr, "issued %s, support until %s\n", regno, sx);
+	else
+		fprintf(stderr, "issued %s, support for %lld months from its "
+		    "first activation\n", regno, json_integer_value(member_of(k,
+		    common, "support_months")));
+}
+
+/* key issue: one key (as print_key_issued_in prints it). */
 void
 print_key_issued(const struct opts *o, json_t *k)
 {
-	const char	*sx = str_of(k, "support_expiry", NULL);
-
-	(void)o;
-	printf("%s\n", str_of(k, "key", ""));
-	if (json_is_true(json_object_get(k, "trial")))
-		fprintf(stderr, "issued %s, trial until %s\n",
-		    str_of(k, "regno", "?"), sx != NULL ? sx : "?");
-	else if (sx != NULL)
-		fprintf(stderr, "issued %s, support until %s\n",
-		    str_of(k, "regno", "?"), sx);
-	else
-		fprintf(stderr, "issued %s, support for %lld months from its "
-		    "first activation\n", str_of(k, "regno", "?"),
-		    int_of(k, "support_months"));
+	print_key_issued_in(o, k, NULL);
 }
 
 /* key issue --count N: each key as print_key_issued does. */

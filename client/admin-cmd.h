@@ -6,7 +6,8 @@
  * keys; admin-cmd-renew.c prints acts, subscriptions, renewals and state
  * changes of keys, the audit log and backups; admin-cmd-csv.c runs key
  * import and key export (CSV files), which take more than one request;
- * admin-cmd-signing.c prints signing keys, rotations and compromises.
+ * admin-cmd-signing.c prints signing keys, rotations and compromises;
+ * admin-cmd-issue.c runs key issue, whose keys come in several frames.
  */
 #ifndef KG_ADMIN_CMD_H
 #define KG_ADMIN_CMD_H
@@ -44,6 +45,26 @@ void	usage_error(const char *fmt, ...)
  */
 int	admin_call(const struct opts *o, json_t *req, unsigned timeout,
 	    json_t **reply);
+
+/*
+ * admin_call in two halves, for replies of several frames (admin-cli.c):
+ * admin_request_send connects and sends req (0 with *fd, or an exit code
+ * with its message printed); admin_reply_read reads one frame into *reply
+ * within timeout seconds (0, or EXIT_UNREACHABLE with why set and nothing
+ * printed); admin_unreachable prints "cannot reach keygated at PATH: why"
+ * and returns EXIT_UNREACHABLE.
+ */
+int	admin_request_send(const struct opts *o, json_t *req, unsigned timeout,
+	    int *fd);
+int	admin_reply_read(int fd, unsigned timeout, json_t **reply, char *why,
+	    size_t whylen);
+int	admin_unreachable(const struct opts *o, const char *why);
+
+/*
+ * admin-cmd-issue.c: key issue, its request req built and checked; the
+ * keys are streamed, printed as they arrive. Returns the exit code.
+ */
+int	issue_run(const struct opts *o, json_t *req, unsigned timeout);
 
 /*
  * A command that runs itself (its own arguments, requests and output):
@@ -85,6 +106,7 @@ void	print_release_published(const struct opts *, json_t *);
 void	print_release_withdrawn(const struct opts *, json_t *);
 void	print_releases(const struct opts *, json_t *);
 void	print_key_issued(const struct opts *, json_t *);
+void	print_key_issued_in(const struct opts *, json_t *k, json_t *common);
 void	print_keys_issued(const struct opts *, json_t *);
 void	print_key(const struct opts *, json_t *);
 void	print_keys(const struct opts *, json_t *);

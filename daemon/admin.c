@@ -7,7 +7,9 @@
  * anything is buffered, then a JSON object) and the connections. What an op
  * means is admin_ops.c's business; an op that takes several steps runs one
  * step per event-loop turn, and the connection reads its next request only
- * after the reply to the current one is queued.
+ * after the reply to the current one is queued. A streamed op (key.issue
+ * with "stream") queues a partial frame after each step and waits while
+ * more than ADMIN_OUTPUT_HIGH bytes are unsent.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -39,6 +41,16 @@
 #define ADMIN_READ_TIMEOUT	60	/* seconds for a request to arrive */
 #define ADMIN_WRITE_TIMEOUT	60	/* seconds without progress sending a reply */
 #define ADMIN_ACCEPT_PAUSE	1	/* seconds to pause accepting after an error */
+/*
+ * A streamed reply (partial frames) is not stepped further while more
+ * than ADMIN_OUTPUT_HIGH bytes wait for the client, until they are down
+ * to ADMIN_OUTPUT_LOW: a slow reader slows the op, memory stays bounded,
+ * and a reader that is slow for a moment does not stop it.
+ */
+#define ADMIN_OUTPUT_HIGH	(16 * 1024 * 1024)
+#define ADMIN_OUTPUT_LOW	(8 * 1024 * 1024)
+#define ADMIN_WRITE_MAX		(1024 * 1024)	/* bytes one loop turn writes */
+#define ADMIN_SNDBUF		(1024 * 1024)	/* asked for; the kernel caps it */
 #define ADMIN_PWBUF		16384
 
 struct admin;
@@ -52,6 +64,7 @@ struct admin_conn {
 	uid_t			 uid;
 	char			 actor[STORE_ACTOR_MAX + 1];
 	bool			 closing;	/* close once the output is sent */
+	bool			 stalled;	/* op waits for the output to drain */
 };
 
 struct admin {
@@ -124,8 +137,9 @@ admin_conn_fail(struct admin_conn *c, const char *reason, const char *text)
 
 /*
  * Step the current op; when it is finished queue its reply and free it.
- * Returns 1 while the op needs more steps (reading stays off), 0 when the
- * reply is queued, -1 when the connection was freed.
+ * A partial frame the step made is queued at once. Returns 1 while the op
+ * needs more steps (reading stays off), 0 when the reply is queued, -1
+ * when the connection was freed.
  */
 static int
 admin_conn_run(struct admin_conn *c)
@@ -136,6 +150,17 @@ admin_conn_run(struct admin_conn *c)
 
 	if (admin_op_step(c->op)) {
 		bufferevent_disable(c->bev, EV_READ);
+		if ((reply = admin_op_partial(c->op, &len)) != NULL &&
+		    admin_conn_send(c, reply, len) == -1) {
+			admin_conn_free(c);
+			return -1;
+		}
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+		    ADMIN_OUTPUT_HIGH) {
+			/* admin_conn_write_cb steps it once the client read. */
+			c->stalled = true;
+			return 1;
+		}
 		/* A zero timer runs after the loop has polled for I/O again. */
 		evtimer_add(c->step, &now);
 		return 1;
@@ -233,11 +258,17 @@ admin_conn_read_cb(struct bufferevent *bev, void *arg)
 	admin_conn_process(arg);
 }
 
+/* Called whenever the output went down to ADMIN_OUTPUT_LOW bytes or less. */
 static void
 admin_conn_write_cb(struct bufferevent *bev, void *arg)
 {
-	struct admin_conn	*c = arg;
+	static const struct timeval	 now = { 0, 0 };
+	struct admin_conn		*c = arg;
 
+	if (c->stalled && c->op != NULL) {
+		c->stalled = false;
+		evtimer_add(c->step, &now);
+	}
 	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		admin_conn_free(c);
 }
@@ -330,6 +361,7 @@ admin_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct timeval		 rtv = { ADMIN_READ_TIMEOUT, 0 };
 	struct timeval		 wtv = { ADMIN_WRITE_TIMEOUT, 0 };
 	char			 text[256];
+	int			 sndbuf = ADMIN_SNDBUF;
 
 	(void)lev;
 	(void)sa;
@@ -382,6 +414,13 @@ admin_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	    admin_conn_event_cb, c);
 	/* Never buffer more than one whole frame of unread input. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 4 + ADMIN_FRAME_MAX);
+	bufferevent_setwatermark(c->bev, EV_WRITE, ADMIN_OUTPUT_LOW, 0);
+	/*
+	 * A streamed reply goes out between steps: more than libevent's 16
+	 * KiB a turn, and as much as the socket takes (net.core.wmem_max).
+	 */
+	bufferevent_set_max_single_write(c->bev, ADMIN_WRITE_MAX);
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	bufferevent_set_timeouts(c->bev, &rtv, &wtv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	log_debug("admin: connection from %s (pid %ld)", c->actor,

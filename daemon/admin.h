@@ -8,6 +8,8 @@
  * (max 1 MiB). Request: {"op": "product.add", ...arguments}. Reply:
  *   {"ok": true, "result": {...}}  or  {"ok": true, "results": [{...}, ...]}
  *   {"ok": false, "reason": "<reason code>", "error": "<one line, what to do>"}
+ * key.issue with "stream": true answers in several frames: lists with
+ * "partial": true, then the final reply (proto/README.md, "Admin socket").
  * Ops and their arguments are listed in proto/README.md ("Admin socket").
  */
 #ifndef KG_ADMIN_H

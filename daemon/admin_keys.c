@@ -1,5 +1,5 @@
 /*
- * The admin socket's key ops: key.issue (a batch per step), key.show,
+ * The admin socket's key ops (key.issue is admin_issue.c's): key.show,
  * key.list (re-signed a batch per step), key.extend (the vendor renews
  * support by the R7/R8 rules) and the state changes key.revoke,
  * key.suspend and key.reinstate (R12). Each change is one store call with
@@ -43,21 +43,11 @@
 
 #include "admin_ops_int.h"
 #include "daemon.h"
-#include "issue.h"
 #include "kgerr.h"
 #include "log.h"
 #include "policy.h"
 #include "signer.h"
 #include "store.h"
-
-/* key.issue in progress. */
-struct issue_job {
-	struct kg_license	tmpl;		/* the prepared license */
-	char			created[KG_DATE_TEXT_LEN];
-	uint32_t		count;
-	uint32_t		done;
-	char			first[KG_REGNO_MAX + 1];	/* regno of the first key */
-};
 
 /* key.list in progress: the matching serials, re-signed a batch per step. */
 struct list_job {
@@ -120,134 +110,6 @@ license_need(struct admin_op *op, const char *regno, struct store_license *sl)
 		return -1;
 	}
 	return 0;
-}
-
-/* key.issue, first step: check everything and prepare the license. */
-static int
-issue_start(struct admin_op *op)
-{
-	struct store_product	 prod;
-	struct store_edition	 ed;
-	struct issue_job	*job;
-	char			 product[KG_CODE_MAX + 1], edition[KG_CODE_MAX + 1];
-	char			 licensee[KG_LICENSEE_MAX + 1];
-	kg_date			 created;
-	uint32_t		 trial_days = 0, count = 1;
-	int			 rc;
-
-	if (admin_arg_code(op, "product", true, product) == -1 ||
-	    admin_arg_code(op, "edition", true, edition) == -1 ||
-	    admin_arg_text(op, "licensee", true, KG_LICENSEE_MAX,
-	    licensee) == -1 ||
-	    (rc = admin_arg_date(op, "created", false, &created)) == -1 ||
-	    admin_arg_uint(op, "trial_days", false, 1, ISSUE_TRIAL_DAYS_MAX,
-	    &trial_days) == -1 ||
-	    admin_arg_uint(op, "count", false, 1, ADMIN_ISSUE_COUNT_MAX,
-	    &count) == -1)
-		return -1;
-	if (rc == 0)
-		created = daemon_today(op->d);
-	if (admin_product_need(op, product, &prod) == -1 ||
-	    admin_edition_need(op, product, edition, &ed) == -1)
-		return -1;
-	if ((job = calloc(1, sizeof(*job))) == NULL) {
-		admin_reply_error(op, "internal", "out of memory: see "
-		    "keygated's log");
-		return -1;
-	}
-	op->job = job;
-	op->job_free = free;
-	if (issue_license_prepare(&ed.policy, product, edition, licensee,
-	    created, trial_days, &job->tmpl) == -1) {
-		admin_reply_error(op, "bad_request", "%s: support of a key "
-		    "created on that day would end after 9999-12-31: check "
-		    "created", op->entry->name);
-		return -1;
-	}
-	memcpy(job->tmpl.key_id, signer_key_id(op->d->signer), KG_KEY_ID_LEN);
-	date_format(created, job->created);
-	job->count = count;
-	if (admin_reply_list_begin(op) == -1) {
-		admin_reply_list_too_long(op);
-		return -1;
-	}
-	return 0;
-}
-
-/* key.issue: issue keys for up to ADMIN_STEP_MSEC per step. */
-bool
-admin_keys_issue(struct admin_op *op)
-{
-	struct issue_job	*job;
-	struct store_license	 sl;
-	struct store_audit	 audit;
-	char			 sx[KG_DATE_TEXT_LEN], lx[KG_DATE_TEXT_LEN];
-	int64_t			 start;
-	int			 rc;
-
-	if (op->job == NULL && issue_start(op) == -1)
-		return false;
-	job = op->job;
-	start = admin_clock_msec();
-	while (job->done < job->count) {
-		memset(&sl, 0, sizeof(sl));
-		sl.lic = job->tmpl;
-		/* The active key now: a rotation may come between two steps. */
-		memcpy(sl.lic.key_id, signer_key_id(op->d->signer), KG_KEY_ID_LEN);
-		sl.status = KG_STATUS_ACTIVE;
-		sl.updated_at = daemon_now(op->d);
-		date_format(sl.lic.support_expiry, sx);
-		date_format(sl.lic.license_expiry, lx);
-		/* An empty object: the store names the new regno there. */
-		store_audit_fill(&audit, sl.updated_at, op->actor, "key.issue",
-		    "", "product=%s edition=%s licensee=\"%s\" created=%s "
-		    "support_expiry=%s license_expiry=%s support_months=%" PRIu32
-		    " trial=%s", sl.lic.product, sl.lic.edition, sl.lic.licensee,
-		    job->created,
-		    sl.lic.support_expiry != KG_DATE_NONE ? sx : "activation",
-		    sl.lic.license_expiry != KG_DATE_NONE ? lx : "none",
-		    sl.lic.support_months, sl.lic.trial ? "yes" : "no");
-		rc = op->d->store->ops->license_create(op->d->store, &sl, &audit);
-		if (rc != STORE_OK) {
-			if (job->done > 0)
-				log_warn("admin: key.issue stopped after %"
-				    PRIu32 " of %" PRIu32 " keys", job->done,
-				    job->count);
-			if (rc == STORE_FULL)
-				admin_reply_error(op, "storage_full", "the "
-				    "store is full after %" PRIu32 " of %"
-				    PRIu32 " keys: raise map_size_mb in "
-				    "keygated.conf, restart keygated and see "
-				    "the issued ones with 'keygate-admin key "
-				    "list --product %s'", job->done, job->count,
-				    sl.lic.product);
-			else
-				admin_reply_store_error(op, rc, "issuing the "
-				    "key");
-			return false;
-		}
-		if (job->done++ == 0)
-			memcpy(job->first, sl.lic.regno, sizeof(job->first));
-		log_debug("admin: %s: key.issue %s serial %" PRIu64, op->actor,
-		    sl.lic.regno, sl.lic.serial);
-		if (admin_reply_list_add(op, license_json(op->d, &sl)) == -1) {
-			admin_reply_error(op, "internal", "key %s was issued "
-			    "but its reply could not be built: see it with "
-			    "'keygate-admin key show %s'", sl.lic.regno,
-			    sl.lic.regno);
-			return false;
-		}
-		if (admin_clock_msec() - start >= ADMIN_STEP_MSEC)
-			break;
-	}
-	if (job->done < job->count)
-		return true;
-	log_info("admin: %s: key.issue %s %s: %" PRIu32 " key%s from %s",
-	    op->actor, job->tmpl.product, job->tmpl.edition, job->count,
-	    job->count == 1 ? "" : "s", job->first);
-	if (admin_reply_list_end(op) == -1)
-		admin_reply_list_too_long(op);
-	return false;
 }
 
 /* key.show: a license by regno or by its key text. */

@@ -3,15 +3,16 @@
  * arguments, handler}, the request's argument checks (codes, UTF-8 text,
  * strict dates, integer ranges, money, versions; unknown arguments are
  * refused), the reply text and the stepping of long ops. The handlers live
- * by concern in admin_catalog.c, admin_keys.c, admin_renew.c and
- * admin_audit.c (admin_ops_int.h is what they share). Each handler makes at
- * most one store call per change with its audit record and writes the
- * reply: {"ok":true,"result":{...}}, {"ok":true,"results":[...]} or
+ * by concern in admin_catalog.c, admin_issue.c, admin_keys.c, admin_renew.c
+ * and admin_audit.c (admin_ops_int.h is what they share). Each handler
+ * makes at most one store call per change with its audit record and writes
+ * the reply: {"ok":true,"result":{...}}, {"ok":true,"results":[...]} or
  * {"ok":false,"reason":...,"error":...}. Result objects use the field names
  * of SPEC section 5.
  *
  * Long ops run in steps so the event loop keeps serving the public port:
- * key.issue issues keys for at most ADMIN_STEP_MSEC per step, key.list
+ * key.issue issues keys for about ADMIN_STEP_MSEC per step (streamed in a
+ * partial frame per step when asked to: admin_reply_list_end_with), key.list
  * re-signs that long per step, backup waits for its copying thread that
  * long per step. Lists are streamed into the reply text one result at a
  * time (each result dumped by jansson), so a reply of 100000 keys never
@@ -211,6 +212,37 @@ admin_reply_list_end(struct admin_op *op)
 {
 	op->done = true;
 	return reply_append(op, "]}", 2);
+}
+
+/* Add one result given as its JSON text (an object) to the list reply. */
+int
+admin_reply_list_add_text(struct admin_op *op, const char *s, size_t n)
+{
+	if (op->nresults > 0 && reply_append(op, ",", 1) == -1)
+		return -1;
+	op->nresults++;
+	return reply_append(op, s, n);
+}
+
+/* Close a list reply as a partial frame or as the final one, with members. */
+int
+admin_reply_list_end_with(struct admin_op *op, bool partial,
+    const char *members)
+{
+	static const char	part[] = "],\"partial\":true,";
+
+	if (partial) {
+		op->partial = true;
+		if (reply_append(op, part, sizeof(part) - 1) == -1)
+			return -1;
+	} else {
+		op->done = true;
+		if (reply_append(op, "],", 2) == -1)
+			return -1;
+	}
+	if (reply_append(op, members, strlen(members)) == -1)
+		return -1;
+	return reply_append(op, "}", 1);
 }
 
 /* The reply for a list that does not fit. */
@@ -548,9 +580,10 @@ static const struct admin_op_entry admin_ops[] = {
 	{ "release.list", admin_catalog_release_list, { "product" } },
 	{ "release.withdraw", admin_catalog_release_withdraw, { "product",
 	    "version" } },
+	/* admin_issue.c */
+	{ "key.issue", admin_issue_keys, { "product", "edition", "licensee",
+	    "created", "trial_days", "count", "stream" } },
 	/* admin_keys.c */
-	{ "key.issue", admin_keys_issue, { "product", "edition", "licensee",
-	    "created", "trial_days", "count" } },
 	{ "key.show", admin_keys_show, { "regno", "key" } },
 	{ "key.list", admin_keys_list, { "product", "edition", "licensee",
 	    "state" } },
@@ -653,6 +686,11 @@ admin_op_step(struct admin_op *op)
 
 	if (op->done)
 		return false;
+	if (op->partial) {
+		/* admin.c sent it: the next frame starts empty. */
+		op->partial = false;
+		reply_reset(op);
+	}
 	more = op->entry->fn(op);
 	if (!more && !op->done)
 		admin_reply_error(op, "internal", "%s gave no reply: see "
@@ -671,6 +709,16 @@ admin_op_reply(const struct admin_op *op, size_t *len)
 		*len = sizeof(fallback) - 1;
 		return fallback;
 	}
+	*len = op->len;
+	return op->buf;
+}
+
+/* The partial frame the last step made, or NULL. */
+const char *
+admin_op_partial(const struct admin_op *op, size_t *len)
+{
+	if (!op->partial || op->done || op->len == 0)
+		return NULL;
 	*len = op->len;
 	return op->buf;
 }

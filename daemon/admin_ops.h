@@ -5,7 +5,9 @@
  * with its audit record per change) and writing the JSON reply.
  *
  * An op may take several steps (key.issue of many keys issues a batch per
- * step) so that the event loop keeps serving everyone else in between.
+ * step) so that the event loop keeps serving everyone else in between; a
+ * streamed key.issue answers with a partial frame after each step and a
+ * final one at the end.
  */
 #ifndef KG_ADMIN_OPS_H
 #define KG_ADMIN_OPS_H
@@ -23,7 +25,9 @@ struct admin_op;
  * longer, up to ADMIN_REPLY_MAX, because a list or a batch of keys is.
  */
 #define ADMIN_REPLY_MAX		(256 * 1024 * 1024)
-#define ADMIN_ISSUE_COUNT_MAX	100000	/* keys in one key.issue */
+#define ADMIN_ISSUE_COUNT_MAX	1000000	/* keys in one key.issue */
+/* ... in one key.issue without "stream": one reply holds them all */
+#define ADMIN_ISSUE_UNSTREAMED_MAX	100000
 #define ADMIN_IMPORT_ROWS_MAX	100000	/* licenses in one key.import session */
 
 /*
@@ -42,6 +46,13 @@ bool		 admin_op_step(struct admin_op *op);
  * by op (valid until admin_op_free).
  */
 const char	*admin_op_reply(const struct admin_op *op, size_t *len);
+
+/*
+ * After admin_op_step returned true: the partial reply frame that step
+ * made (a streamed key.issue), *len bytes owned by op until its next step,
+ * to be sent before it; NULL when the step made none.
+ */
+const char	*admin_op_partial(const struct admin_op *op, size_t *len);
 
 /* Free op (NULL is fine); an op not finished stops where it is. */
 void		 admin_op_free(struct admin_op *op);

@@ -3,8 +3,9 @@
  * the op in progress, the framework's reply and argument helpers
  * (admin_ops.c) and the handlers the op table names:
  *   admin_catalog.c	products, editions, releases
- *   admin_keys.c	keys: issue, show, list, extend, revoke, suspend,
- *			reinstate
+ *   admin_issue.c	key.issue: keys issued in batches, streamed
+ *   admin_keys.c	keys: show, list, extend, revoke, suspend,
+ *			reinstate, reissue
  *   admin_renew.c	acts and subscriptions
  *   admin_audit.c	the audit log and backups
  *   admin_signing.c	signing keys: list, rotate, compromise
@@ -52,6 +53,7 @@ struct admin_op {
 	char				*buf;
 	size_t				 len, cap;
 	size_t				 nresults;
+	bool				 partial;	/* buf is a partial frame */
 	/* a multi-step op's state, freed with job_free by admin_op_free */
 	void				*job;
 	void				(*job_free)(void *);
@@ -83,6 +85,21 @@ int	admin_reply_list_begin(struct admin_op *op);
 int	admin_reply_list_add(struct admin_op *op, json_t *v);
 int	admin_reply_list_end(struct admin_op *op);
 void	admin_reply_list_too_long(struct admin_op *op);
+
+/*
+ * A streamed list reply (key.issue with "stream", see "Admin socket" in
+ * proto/README.md) is sent in frames: each step begins a list, adds its
+ * results (admin_reply_list_add_text takes one result's JSON text, n bytes,
+ * an object) and closes it with admin_reply_list_end_with: with partial,
+ * {"ok":true,"results":[...],"partial":true,<members>}, which admin.c sends
+ * after the step (the next step starts a new frame); otherwise the final
+ * frame {"ok":true,"results":[...],<members>}, and the op is done. members
+ * is JSON object members without braces ("\"issued\":5,\"of\":9").
+ * Each returns -1 as the list functions do.
+ */
+int	admin_reply_list_add_text(struct admin_op *op, const char *s, size_t n);
+int	admin_reply_list_end_with(struct admin_op *op, bool partial,
+	    const char *members);
 
 /* The reply for a store error rc while doing what ("adding the product"). */
 void	admin_reply_store_error(struct admin_op *op, int rc, const char *what);
@@ -148,8 +165,10 @@ bool	admin_catalog_release_publish(struct admin_op *op);
 bool	admin_catalog_release_list(struct admin_op *op);
 bool	admin_catalog_release_withdraw(struct admin_op *op);
 
+/* admin_issue.c */
+bool	admin_issue_keys(struct admin_op *op);
+
 /* admin_keys.c */
-bool	admin_keys_issue(struct admin_op *op);
 bool	admin_keys_show(struct admin_op *op);
 bool	admin_keys_list(struct admin_op *op);
 bool	admin_keys_extend(struct admin_op *op);

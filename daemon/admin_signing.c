@@ -342,8 +342,14 @@ admin_signing_rotate(struct admin_op *op)
 	key_id_hex(next.id, newhex);
 	pubkey_format(next.pk, text);
 	pubkey_format(prev.pk, oldtext);
+	/*
+	 * Steps 3 and 4 with the worker threads held off (daemon.h): none of
+	 * them reads the signer's key id or the trust set half changed.
+	 */
+	daemon_exclusive_enter(d);
 	/* Step 3. */
 	if (signer_rotate_commit(d->signer, next.pk) == -1) {
+		daemon_exclusive_leave(d);
 		log_error("admin: %s: signing-key.rotate %s -> %s: the store "
 		    "records the new key but the signer could not switch to it: "
 		    "keygated stops; start it again to finish the rotation",
@@ -359,6 +365,7 @@ admin_signing_rotate(struct admin_op *op)
 	    trustset_add(&d->trust, prev.pk, KG_TRUST_RETIRED) != KGE_OK)
 		log_error("admin: signing-key.rotate: cannot update the trust "
 		    "set in memory (out of memory): restart keygated");
+	daemon_exclusive_leave(d);
 	pub_ok = rotation_pubkey_sync(d->datadir, next.pk) == 0;
 	log_info("admin: %s: signing-key.rotate %s -> %s: signing with %s", op->actor,
 	    oldhex, newhex, text);
@@ -495,10 +502,12 @@ admin_signing_compromise(struct admin_op *op)
 			    "compromised");
 			return false;
 		}
+		daemon_exclusive_enter(op->d);
 		if (trustset_add(&op->d->trust, k.pk, KG_TRUST_COMPROMISED) !=
 		    KGE_OK)
 			log_error("admin: signing-key.compromise: cannot update "
 			    "the trust set in memory: restart keygated");
+		daemon_exclusive_leave(op->d);
 		log_warn("admin: %s: signing-key.compromise %s: keys it signed "
 		    "now get bad_key", op->actor, hex);
 	}

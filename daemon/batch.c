@@ -10,8 +10,14 @@
  * became active, and every socket that epoll reported ready in this turn was
  * made active before the first callback ran, so the batch's event runs after
  * the read callbacks of this turn and before the next poll. A batch that
- * fills up (BATCH_REPLIES_MAX replies or BATCH_BYTES_MAX body bytes) is
- * signed at once, which bounds both the memory and the wait.
+ * is full (BATCH_REPLIES_MAX replies or BATCH_BYTES_MAX body bytes) is
+ * signed before another reply joins it, which bounds both the memory and
+ * the wait.
+ *
+ * Kept places (batch_reserve) are for replies that wait for other work of
+ * the turn: an act redemption is answered only after the group commit that
+ * makes it durable (renew.c), and that commit runs in the prepare function,
+ * at the start of the flush, for every redemption of the turn at once.
  *
  * One signature per batch is the point: signing goes to the signer process
  * (a round trip over a socket and an Ed25519 signature, by far the largest
@@ -24,6 +30,7 @@
 #include <event2/event.h>
 
 #include "batch.h"
+#include "daemon.h"
 #include "keys.h"
 #include "log.h"
 #include "merkle.h"
@@ -35,9 +42,11 @@ struct batch_item {
 	void	*owner;		/* NULL: forgotten */
 	size_t	 off;		/* the body in b->body */
 	size_t	 len;
+	bool	 empty;		/* a kept place, not filled yet */
 };
 
 struct batch {
+	struct daemon		*d;
 	struct signer		*signer;
 	batch_deliver_fn	 deliver;
 	struct event		*ev;
@@ -49,20 +58,26 @@ struct batch {
 	size_t			 framecap;
 	uint8_t			 leaf[BATCH_REPLIES_MAX][KG_MERKLE_HASH_LEN];
 	struct kg_merkle	*tree;
+	void			(*prepare)(void *);
+	void			*prepare_arg;
 	bool			 flushing;
 };
 
 static void
 batch_event_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct batch	*b = arg;
+
 	(void)fd;
 	(void)what;
-	batch_flush(arg);
+	daemon_shared_enter(b->d);
+	batch_flush(b);
+	daemon_shared_leave(b->d);
 }
 
 /* A batch on base's loop: see batch.h. */
 struct batch *
-batch_new(struct event_base *base, struct signer *s, batch_deliver_fn deliver)
+batch_new(struct daemon *d, struct event_base *base, batch_deliver_fn deliver)
 {
 	struct batch	*b;
 
@@ -78,7 +93,8 @@ batch_new(struct event_base *base, struct signer *s, batch_deliver_fn deliver)
 		free(b);
 		return NULL;
 	}
-	b->signer = s;
+	b->d = d;
+	b->signer = d->signer;
 	b->deliver = deliver;
 	return b;
 }
@@ -99,7 +115,7 @@ batch_free(struct batch *b)
 
 /* Make room for need more bytes in *buf of *cap. 0 or -1. */
 static int
-batch_reserve(uint8_t **buf, size_t *cap, size_t used, size_t need)
+batch_reserve_bytes(uint8_t **buf, size_t *cap, size_t used, size_t need)
 {
 	uint8_t	*p;
 	size_t	 n;
@@ -116,33 +132,94 @@ batch_reserve(uint8_t **buf, size_t *cap, size_t used, size_t need)
 	return 0;
 }
 
+/* A new item for owner, the batch signed first when it is full. NULL when none. */
+static struct batch_item *
+batch_item_new(struct batch *b, void *owner)
+{
+	struct batch_item	*it;
+
+	if (!b->flushing &&
+	    (b->n == BATCH_REPLIES_MAX || b->bodylen >= BATCH_BYTES_MAX))
+		batch_flush(b);
+	if (b->n == BATCH_REPLIES_MAX) {
+		log_error("%s: a full batch while it is being signed", __func__);
+		return NULL;
+	}
+	it = &b->item[b->n++];
+	memset(it, 0, sizeof(*it));
+	it->owner = owner;
+	if (b->n == 1)
+		event_active(b->ev, 0, 0);
+	return it;
+}
+
+/* Pack r's body at the end of the bodies for it. 0 or -1. */
+static int
+batch_pack(struct batch *b, struct batch_item *it, const struct wire_reply *r)
+{
+	size_t	len;
+
+	len = wire_reply_body_size(r);
+	if (batch_reserve_bytes(&b->body, &b->bodycap, b->bodylen, len) == -1) {
+		log_error("%s: out of memory for a reply of %zu bytes",
+		    __func__, len);
+		return -1;
+	}
+	it->off = b->bodylen;
+	it->len = wire_reply_body_pack(r, b->body + b->bodylen);
+	it->empty = false;
+	b->bodylen += it->len;
+	return 0;
+}
+
 /* Queue r's body for owner: see batch.h. */
 int
 batch_add(struct batch *b, void *owner, const struct wire_reply *r)
 {
 	struct batch_item	*it;
-	size_t			 len;
 
-	if (b->n == BATCH_REPLIES_MAX) {
-		log_error("%s: a full batch while it is being signed", __func__);
+	if (b->flushing) {
+		log_error("%s: a reply added while the batch is being signed",
+		    __func__);
 		return -1;
 	}
-	len = wire_reply_body_size(r);
-	if (batch_reserve(&b->body, &b->bodycap, b->bodylen, len) == -1) {
-		log_error("%s: out of memory for a reply of %zu bytes",
-		    __func__, len);
+	if ((it = batch_item_new(b, owner)) == NULL)
+		return -1;
+	if (batch_pack(b, it, r) == -1) {
+		b->n--;
 		return -1;
 	}
-	it = &b->item[b->n++];
-	it->owner = owner;
-	it->off = b->bodylen;
-	it->len = wire_reply_body_pack(r, b->body + b->bodylen);
-	b->bodylen += it->len;
-	if (b->n == 1)
-		event_active(b->ev, 0, 0);
-	if (b->n == BATCH_REPLIES_MAX || b->bodylen >= BATCH_BYTES_MAX)
-		batch_flush(b);
 	return 0;
+}
+
+/* Keep a place for owner's next reply: see batch.h. */
+int
+batch_reserve(struct batch *b, void *owner, size_t *slot)
+{
+	struct batch_item	*it;
+
+	if (b->flushing || (it = batch_item_new(b, owner)) == NULL)
+		return -1;
+	it->empty = true;
+	*slot = b->n - 1;
+	return 0;
+}
+
+/* Fill a kept place: see batch.h. */
+int
+batch_fill(struct batch *b, size_t slot, const struct wire_reply *r)
+{
+	if (slot >= b->n || !b->item[slot].empty)
+		return -1;
+	return batch_pack(b, &b->item[slot], r);
+}
+
+/* The work to finish before signing: see batch.h. */
+void
+batch_set_prepare(struct batch *b, void (*fn)(void *), void *arg)
+{
+	b->prepare = fn;
+	b->prepare_arg = arg;
 }
 
 /* Frame item i's body with its signature and hand it over. */
@@ -157,7 +234,7 @@ batch_deliver(struct batch *b, size_t i, struct wire_signed *ws)
 	ws->body = b->body + it->off;
 	ws->bodylen = it->len;
 	len = wire_reply_frame_size(ws);
-	if (batch_reserve(&b->frame, &b->framecap, 0, len) == -1) {
+	if (batch_reserve_bytes(&b->frame, &b->framecap, 0, len) == -1) {
 		log_error("%s: out of memory for a frame of %zu bytes",
 		    __func__, len);
 		b->deliver(it->owner, NULL, 0);
@@ -195,9 +272,18 @@ batch_flush(struct batch *b)
 
 	if (b->n == 0 || b->flushing)
 		return;
-	/* A deliver function may add nothing, but never let it recurse here. */
+	/* Nothing may be added from here on, and flushes do not nest. */
 	b->flushing = true;
 	event_del(b->ev);
+	if (b->prepare != NULL)
+		b->prepare(b->prepare_arg);
+	/* A place left empty fails its owner and signs nothing. */
+	for (i = 0; i < b->n; i++)
+		if (b->item[i].empty && b->item[i].owner != NULL) {
+			log_error("%s: a reply was never filled", __func__);
+			b->deliver(b->item[i].owner, NULL, 0);
+			b->item[i].owner = NULL;
+		}
 	memset(&ws, 0, sizeof(ws));
 	ws.sig = sig;
 	if (b->n == 1)

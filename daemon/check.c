@@ -97,8 +97,8 @@ check_cache_init(void)
 	    KEYCACHE_SLOTS) == 0;
 }
 
-/* license_key_parse through the verified-key cache (when it could be set up). */
-static int
+/* license_key_parse through the verified-key cache: see check.h. */
+int
 check_key_parse(const char *text, const struct kg_trustset *ts,
     struct kg_license *key)
 {
@@ -279,6 +279,23 @@ check_activate(const struct request_ctx *rc, struct store_license *cur,
 }
 
 /*
+ * check_activate outside a read hold (store_read_hold, which dispatch.c
+ * keeps around a check): the write sees the store as it is and may grow
+ * the map; the reads after it see the write.
+ */
+static int
+check_activate_write(const struct request_ctx *rc, struct store_license *cur,
+    const struct kg_edition_policy *policy, struct handler_reply *out)
+{
+	int	rv;
+
+	store_read_release(rc->d->store);
+	rv = check_activate(rc, cur, policy, out);
+	store_read_hold(rc->d->store);
+	return rv;
+}
+
+/*
  * The shared body of check and status. product and installed are NULL for
  * status; target may be NULL or "".
  */
@@ -372,7 +389,7 @@ check_common(const struct request_ctx *rc, const char *text, const char *product
 	if (cur.lic.support_expiry == KG_DATE_NONE && policy != NULL &&
 	    policy->basis == KG_BASIS_ACTIVATION && cur.status == KG_STATUS_ACTIVE &&
 	    in.product_known && (status || strcmp(product, cur.lic.product) == 0) &&
-	    check_activate(rc, &cur, policy, out) == -1)
+	    check_activate_write(rc, &cur, policy, out) == -1)
 		return;
 	if (check_key_resign(rc, &key, &cur, out) == -1)
 		return;

@@ -28,6 +28,14 @@ enum check_load {
 };
 
 /*
+ * license_key_parse through the verified-key cache (keycache.c; a plain
+ * parse when the cache could not be set up): a key verified before skips
+ * its Ed25519 verification. A kge code.
+ */
+int		check_key_parse(const char *text, const struct kg_trustset *ts,
+		    struct kg_license *key);
+
+/*
  * Verify key text against the daemon's trust set and fetch its license's
  * current state by serial. A key whose serial is stored under another
  * registration number or product (a key of another data dir sharing the

@@ -45,6 +45,7 @@ static const struct conf_setting settings[] = {
 	{ "passphrase_file", STR(passphrase_file), "passphrase of a sealed key file" },
 	{ "port_file", STR(port_file), "write the bound TCP port here" },
 	{ "max_connections", U32(max_connections), 1, 1000000, "public connections at once" },
+	{ "workers", U32(workers), 0, CONF_WORKERS_MAX, "threads serving the public port (0: one per CPU)" },
 	{ "frame_max", U32(frame_max), 256, 16777216, "bytes of one request" },
 	{ "idle_timeout", U32(idle_timeout), 1, 86400, "seconds a connection may wait between requests" },
 	{ "read_timeout", U32(read_timeout), 1, 3600, "seconds to receive one whole request" },
@@ -67,6 +68,7 @@ conf_defaults(struct config *c)
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:7447");
 	snprintf(c->key_file, sizeof(c->key_file), "signing.key");
 	c->max_connections = 4096;
+	c->workers = 1;
 	c->frame_max = 65536;
 	c->idle_timeout = 60;
 	c->read_timeout = 10;
@@ -259,6 +261,7 @@ conf_write_default(const char *path)
 	    "# admin_socket = (default: admin.sock in the data dir)\n"
 	    "# admin_uids = 1000\n"
 	    "max_connections = %u\n"
+	    "# workers = 1 (threads serving the public port; 0: one per CPU)\n"
 	    "frame_max = %u\n"
 	    "idle_timeout = %u\n"
 	    "read_timeout = %u\n"

@@ -16,6 +16,7 @@
 
 #define CONF_FILE_NAME		"keygated.conf"
 #define CONF_ADMIN_UIDS_MAX	16
+#define CONF_WORKERS_MAX	64
 
 struct config {
 	char		listen[128];		/* HOST:PORT of the public TCP listener */
@@ -24,6 +25,7 @@ struct config {
 	char		passphrase_file[PATH_MAX]; /* "" = key file is not sealed */
 	char		port_file[PATH_MAX];	/* "" = none; the bound port is written here */
 	uint32_t	max_connections;	/* public connections at once */
+	uint32_t	workers;		/* threads on the public port (1); 0 = one per CPU */
 	uint32_t	frame_max;		/* bytes of one frame's message */
 	uint32_t	idle_timeout;		/* seconds without a request */
 	uint32_t	read_timeout;		/* seconds to receive one whole frame */

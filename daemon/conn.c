@@ -7,7 +7,8 @@
  *
  * Replies are signed in batches (batch.c): a request's reply is queued in
  * the listener's batch, which signs the replies of one event-loop turn
- * together and hands each back here (conn_batch_deliver) to be written.
+ * together and hands each back here (conn_batch_deliver) to be written
+ * (an activate request's reply after the turn's group commit, renew.c).
  * c->pending counts this connection's replies still in the batch: a
  * connection with pending replies is "replies still on their way" exactly
  * like one with unsent output, and error replies go through the batch too,
@@ -125,8 +126,9 @@ conn_timer_arm(struct conn *c, enum conn_timer kind)
 
 /* Start serving an accepted socket: see conn.h. */
 struct conn *
-conn_new(struct daemon *d, struct batch *b, evutil_socket_t fd,
-    const struct sockaddr *sa, socklen_t salen, conn_gone_fn gone, void *arg)
+conn_new(struct daemon *d, struct event_base *base, struct dispatch_loop *loop,
+    evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen,
+    conn_gone_fn gone, void *arg)
 {
 	struct conn	*c;
 	struct timeval	 wt = { 0, 0 };
@@ -139,7 +141,7 @@ conn_new(struct daemon *d, struct batch *b, evutil_socket_t fd,
 		return NULL;
 	}
 	c->d = d;
-	c->batch = b;
+	c->loop = loop;
 	c->gone = gone;
 	c->gone_arg = arg;
 	c->active_at = conn_clock();
@@ -147,14 +149,14 @@ conn_new(struct daemon *d, struct batch *b, evutil_socket_t fd,
 	/* Replies are one write each; do not hold them back. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
-	c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		log_error("%s: bufferevent_socket_new failed", __func__);
 		evutil_closesocket(fd);
 		free(c);
 		return NULL;
 	}
-	if ((c->timer = evtimer_new(d->base, conn_timer_cb, c)) == NULL) {
+	if ((c->timer = evtimer_new(base, conn_timer_cb, c)) == NULL) {
 		log_error("%s: evtimer_new failed", __func__);
 		bufferevent_free(c->bev);
 		free(c);
@@ -182,7 +184,7 @@ conn_free(struct conn *c)
 		return;
 	log_debug("peer %s: closed", c->peer.text);
 	if (c->pending > 0)
-		batch_forget(c->batch, c);
+		batch_forget(c->loop->batch, c);
 	if (c->gone != NULL)
 		c->gone(c->gone_arg, c);
 	event_free(c->timer);
@@ -275,7 +277,7 @@ conn_batch_deliver(void *owner, const uint8_t *frame, size_t len)
 static int
 conn_reply_error(struct conn *c, const char *reason, const char *detail)
 {
-	if (dispatch_error_batch(c->d, &c->peer, reason, detail, c->batch,
+	if (dispatch_error_batch(c->d, &c->peer, reason, detail, c->loop,
 	    c) == -1) {
 		conn_free(c);
 		return -1;
@@ -325,7 +327,7 @@ conn_process(struct conn *c)
 			return -1;
 		}
 		if (dispatch_frame_batch(c->d, &c->peer, msg + WIRE_HEADER_LEN,
-		    len, c->batch, c, &close_after) == -1) {
+		    len, c->loop, c, &close_after) == -1) {
 			conn_free(c);
 			return -1;
 		}
@@ -361,7 +363,7 @@ partial:
 }
 
 static void
-conn_read_cb(struct bufferevent *bev, void *arg)
+conn_read_cb_locked(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 
@@ -377,7 +379,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 
 /* The output fell to half the high-water mark (or is empty). */
 static void
-conn_write_cb(struct bufferevent *bev, void *arg)
+conn_write_cb_locked(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 
@@ -398,7 +400,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 }
 
 static void
-conn_event_cb(struct bufferevent *bev, short what, void *arg)
+conn_event_cb_locked(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
 
@@ -429,7 +431,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 static void
-conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+conn_timer_cb_locked(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
 	char		 detail[96];
@@ -456,6 +458,51 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	snprintf(detail, sizeof(detail), "incomplete frame: a request must "
 	    "arrive within %u seconds", c->d->conf.read_timeout);
 	(void)conn_reply_error(c, "bad_request", detail);
+}
+
+/*
+ * libevent's entry points: each runs with the daemon's shared state held
+ * shared (daemon.h), so the main thread changes none of it meanwhile. c may
+ * be freed inside: d is read first.
+ */
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct daemon	*d = ((struct conn *)arg)->d;
+
+	daemon_shared_enter(d);
+	conn_read_cb_locked(bev, arg);
+	daemon_shared_leave(d);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct daemon	*d = ((struct conn *)arg)->d;
+
+	daemon_shared_enter(d);
+	conn_write_cb_locked(bev, arg);
+	daemon_shared_leave(d);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct daemon	*d = ((struct conn *)arg)->d;
+
+	daemon_shared_enter(d);
+	conn_event_cb_locked(bev, what, arg);
+	daemon_shared_leave(d);
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon	*d = ((struct conn *)arg)->d;
+
+	daemon_shared_enter(d);
+	conn_timer_cb_locked(fd, what, arg);
+	daemon_shared_leave(d);
 }
 
 /* The listener is stopping: see conn.h. */

@@ -18,6 +18,7 @@
 
 struct batch;
 struct daemon;
+struct event_base;
 struct bufferevent;
 struct event;
 struct conn;
@@ -34,7 +35,7 @@ enum conn_timer {
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;		/* the listener's list */
 	struct daemon		*d;
-	struct batch		*batch;		/* the listener's: signs the replies */
+	struct dispatch_loop	*loop;		/* the listener's: signs the replies */
 	unsigned		 pending;	/* replies queued in the batch */
 	struct bufferevent	*bev;
 	struct event		*timer;
@@ -53,12 +54,15 @@ struct conn {
 TAILQ_HEAD(conn_list, conn);
 
 /*
- * Start serving the accepted, non-blocking socket fd from peer sa; replies
- * are signed in batch b, which must have been made with conn_batch_deliver.
+ * Start serving the accepted, non-blocking socket fd from peer sa on base
+ * (the accepting worker's); replies
+ * are signed in loop's batch, which must have been made with
+ * conn_batch_deliver.
  * gone is called (with arg) when the connection closes. Returns the
  * connection, or NULL (logged) with fd closed.
  */
-struct conn	*conn_new(struct daemon *d, struct batch *b, evutil_socket_t fd,
+struct conn	*conn_new(struct daemon *d, struct event_base *base,
+		    struct dispatch_loop *loop, evutil_socket_t fd,
 		    const struct sockaddr *sa, socklen_t salen, conn_gone_fn gone,
 		    void *arg);
 

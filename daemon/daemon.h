@@ -6,7 +6,9 @@
 #define KG_DAEMON_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 #include "conf.h"
@@ -18,6 +20,7 @@ struct store;
 struct signer;
 struct listener;
 struct admin;
+struct worker;
 
 struct daemon {
 	char			 datadir[PATH_MAX];
@@ -26,11 +29,27 @@ struct daemon {
 	struct signer		*signer;
 	struct kg_trustset	 trust;		/* public halves of signing keys */
 	struct event_base	*base;
-	struct listener		*listener;	/* public TCP */
+	struct listener		*listener;	/* public TCP: worker 0's, on base */
+	struct worker		*workers;	/* the public port's threads (worker.c) */
+	size_t			 nworkers;
+	/*
+	 * What worker threads read and the main thread changes: conf, trust,
+	 * the signer's active key. Workers hold it shared while they run a
+	 * callback (daemon_shared_enter); the main thread holds it exclusive
+	 * while it changes one of them (daemon_exclusive_enter). A zeroed
+	 * struct daemon has a usable lock (glibc's initializer is all zeros).
+	 */
+	pthread_rwlock_t	 lock;
 	struct admin		*admin;		/* admin Unix socket */
 	bool			 test_clock;	/* --test-clock: replies say so */
 	time_t			 clock_offset;	/* added to the real time */
 };
+
+/* Take d->lock shared (a worker's callback) or exclusive (the main thread). */
+void	daemon_shared_enter(struct daemon *d);
+void	daemon_shared_leave(struct daemon *d);
+void	daemon_exclusive_enter(struct daemon *d);
+void	daemon_exclusive_leave(struct daemon *d);
 
 /* The daemon's clock: real time, or the test clock when started with one. */
 time_t	daemon_now(const struct daemon *d);

@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "renew.h"
 #include "rotation.h"
+#include "store.h"
 #include "wire.h"
 
 /* An empty reply: a Verdict with every field unset. */
@@ -93,6 +94,16 @@ dispatch_metrics_type(const Keygate__Request *m)
 	}
 }
 
+/* An activate request's outcome ("renewed" and "repeated": renew.c). */
+static void
+dispatch_count_redemption(const struct handler_reply *out)
+{
+	if (out->error != NULL)
+		metrics_count_redemption("error");
+	else if (strcmp(out->verdict.reason, "ok") != 0)
+		metrics_count_redemption(out->verdict.reason);
+}
+
 /* Route a valid request to its handler. */
 static void
 dispatch_route(const struct request_ctx *rc, const Keygate__Request *m,
@@ -103,20 +114,22 @@ dispatch_route(const struct request_ctx *rc, const Keygate__Request *m,
 	switch (m->body_case) {
 	case KEYGATE__REQUEST__BODY_CHECK:
 		start = dispatch_clock_ns();
+		/* One read transaction for the check's several reads. */
+		store_read_hold(rc->d->store);
 		check_handle(rc, m->check, out);
+		store_read_release(rc->d->store);
 		metrics_count_check(out->error != NULL ? NULL :
 		    out->verdict.verdict, dispatch_clock_ns() - start);
 		break;
 	case KEYGATE__REQUEST__BODY_STATUS:
+		store_read_hold(rc->d->store);
 		check_status_handle(rc, m->status, out);
+		store_read_release(rc->d->store);
 		break;
 	case KEYGATE__REQUEST__BODY_ACTIVATE:
 		renew_handle(rc, m->activate, out);
-		/* "renewed" and "repeated" are counted by renew.c. */
-		if (out->error != NULL)
-			metrics_count_redemption("error");
-		else if (strcmp(out->verdict.reason, "ok") != 0)
-			metrics_count_redemption(out->verdict.reason);
+		if (!out->deferred)
+			dispatch_count_redemption(out);
 		break;
 	case KEYGATE__REQUEST__BODY_ROTATIONS:
 		rotation_handle(rc, out);
@@ -130,7 +143,9 @@ dispatch_route(const struct request_ctx *rc, const Keygate__Request *m,
 
 /* Where a finished wire_reply goes: signed into a frame, or into a batch. */
 struct dispatch_sink {
-	struct batch	 *batch;	/* NULL: sign directly into *frame */
+	struct dispatch_loop *loop;	/* NULL: sign directly into *frame ... */
+	struct batch	 *fill;		/* ... unless this is set: fill a kept place */
+	size_t		  slot;
 	void		 *owner;
 	uint8_t		**frame;
 	size_t		 *framelen;
@@ -148,10 +163,16 @@ dispatch_emit(struct daemon *d, struct wire_reply *wr,
 		date_format(date_from_time((time_t)wr->server_time), day);
 		log_warn("TEST CLOCK: signing a reply dated %s (test clock)", day);
 	}
-	if (sink->batch != NULL)
-		return batch_add(sink->batch, sink->owner, wr);
+	if (sink->fill != NULL)
+		return batch_fill(sink->fill, sink->slot, wr);
+	if (sink->loop != NULL)
+		return batch_add(sink->loop->batch, sink->owner, wr);
 	return wire_reply_encode(d->signer, wr, sink->frame, sink->framelen);
 }
+
+static int	dispatch_reply(struct daemon *, const struct dispatch_peer *,
+		    const char *, struct handler_reply *, bool,
+		    struct wire_reply *, const struct dispatch_sink *);
 
 /* Answer one request message into sink. */
 static int
@@ -161,10 +182,11 @@ dispatch_answer(struct daemon *d, const struct dispatch_peer *peer,
 {
 	struct wire_request	 req;
 	struct handler_reply	 out;
-	struct request_ctx	 rc = { .d = d, .peer = peer };
+	struct request_ctx	 rc = { .d = d, .peer = peer, .req = &req,
+				    .loop = sink->loop, .owner = sink->owner };
 	struct wire_reply	 wr;
 	enum wire_decode	 dec;
-	int			 rv;
+	int			 rv = 0;
 
 	*close_after = false;
 	handler_reply_init(&out);
@@ -182,31 +204,66 @@ dispatch_answer(struct daemon *d, const struct dispatch_peer *peer,
 		handler_reply_error(&out, reason_name(req.reason), "%s", req.detail);
 		*close_after = dec == WIRE_DECODE_UNREADABLE;
 	}
-
-	if (out.error != NULL) {
-		wr.error_reason = out.error;
-		wr.error_detail = out.detail;
-		log_debug("peer %s: %s%s%s: error %s (%s)%s", peer->text,
-		    req.msg != NULL ? wire_request_type(req.msg) : "unreadable frame",
-		    out.log[0] ? " " : "", out.log, out.error, out.detail,
-		    *close_after ? "; closing" : "");
-	} else {
-		if (out.rotations != NULL)
-			wr.rotations = out.rotations;
-		else
-			wr.verdict = &out.verdict;
-		log_debug("peer %s: %s%s%s: %s%s%s", peer->text,
-		    wire_request_type(req.msg), out.log[0] ? " " : "", out.log,
-		    out.verdict.verdict[0] ? out.verdict.verdict : "",
-		    out.verdict.verdict[0] ? "/" : "", out.verdict.reason);
+	if (out.deferred) {
+		/* Its place is kept in the batch; dispatch_deferred_done fills it. */
+		handler_reply_clear(&out);
+		wire_request_clear(&req);
+		return 0;
 	}
-	rv = dispatch_emit(d, &wr, sink);
-	if (rv == 0)
-		metrics_count_reply(out.error != NULL, out.error != NULL ?
-		    out.error : out.verdict.reason);
+	rv = dispatch_reply(d, peer, req.msg != NULL ?
+	    wire_request_type(req.msg) : "unreadable frame", &out, *close_after,
+	    &wr, sink);
 	handler_reply_clear(&out);
 	wire_request_clear(&req);
 	return rv;
+}
+
+/* Log, build and emit the reply out to a request of type; count it. 0 or -1. */
+static int
+dispatch_reply(struct daemon *d, const struct dispatch_peer *peer,
+    const char *type, struct handler_reply *out, bool close_after,
+    struct wire_reply *wr, const struct dispatch_sink *sink)
+{
+	int	rv;
+
+	if (out->error != NULL) {
+		wr->error_reason = out->error;
+		wr->error_detail = out->detail;
+		log_debug("peer %s: %s%s%s: error %s (%s)%s", peer->text, type,
+		    out->log[0] ? " " : "", out->log, out->error, out->detail,
+		    close_after ? "; closing" : "");
+	} else {
+		if (out->rotations != NULL)
+			wr->rotations = out->rotations;
+		else
+			wr->verdict = &out->verdict;
+		log_debug("peer %s: %s%s%s: %s%s%s", peer->text, type,
+		    out->log[0] ? " " : "", out->log,
+		    out->verdict.verdict[0] ? out->verdict.verdict : "",
+		    out->verdict.verdict[0] ? "/" : "", out->verdict.reason);
+	}
+	rv = dispatch_emit(d, wr, sink);
+	if (rv == 0)
+		metrics_count_reply(out->error != NULL, out->error != NULL ?
+		    out->error : out->verdict.reason);
+	return rv;
+}
+
+/* Finish a deferred reply into its kept place: see dispatch.h. */
+int
+dispatch_deferred_done(struct daemon *d, const struct dispatch_peer *peer,
+    const uint8_t *nonce, size_t nonce_len, const uint8_t *hash,
+    struct handler_reply *out, struct batch *b, size_t slot)
+{
+	struct dispatch_sink	sink = { .slot = slot, .fill = b };
+	struct wire_reply	wr;
+
+	memset(&wr, 0, sizeof(wr));
+	wr.nonce = nonce;
+	wr.nonce_len = nonce_len;
+	wr.request_hash = hash;
+	dispatch_count_redemption(out);
+	return dispatch_reply(d, peer, "activate", out, false, &wr, &sink);
 }
 
 /* Answer one request message with a directly signed frame: see dispatch.h. */
@@ -225,10 +282,10 @@ dispatch_frame(struct daemon *d, const struct dispatch_peer *peer,
 /* Answer one request message into a batch: see dispatch.h. */
 int
 dispatch_frame_batch(struct daemon *d, const struct dispatch_peer *peer,
-    const uint8_t *msg, size_t len, struct batch *b, void *owner,
+    const uint8_t *msg, size_t len, struct dispatch_loop *loop, void *owner,
     bool *close_after)
 {
-	struct dispatch_sink	sink = { .batch = b, .owner = owner };
+	struct dispatch_sink	sink = { .loop = loop, .owner = owner };
 
 	return dispatch_answer(d, peer, msg, len, &sink, close_after);
 }
@@ -266,9 +323,10 @@ dispatch_error_frame(struct daemon *d, const struct dispatch_peer *peer,
 /* The same into a batch: see dispatch.h. */
 int
 dispatch_error_batch(struct daemon *d, const struct dispatch_peer *peer,
-    const char *reason, const char *detail, struct batch *b, void *owner)
+    const char *reason, const char *detail, struct dispatch_loop *loop,
+    void *owner)
 {
-	struct dispatch_sink	sink = { .batch = b, .owner = owner };
+	struct dispatch_sink	sink = { .loop = loop, .owner = owner };
 
 	return dispatch_error(d, peer, reason, detail, &sink);
 }

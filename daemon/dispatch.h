@@ -25,10 +25,22 @@ struct dispatch_peer {
 	char	text[INET6_ADDRSTRLEN + 8];	/* "host:port" or "[v6]:port", for logs */
 };
 
+struct renew_queue;
+struct wire_request;
+
+/* What one event loop answers with: its reply batch and its redemptions. */
+struct dispatch_loop {
+	struct batch		*batch;
+	struct renew_queue	*renew;		/* activate requests of the turn */
+};
+
 /* What a handler is given. */
 struct request_ctx {
 	struct daemon			*d;
 	const struct dispatch_peer	*peer;
+	const struct wire_request	*req;	/* nonce and hash, for a deferred reply */
+	struct dispatch_loop		*loop;	/* NULL: answer at once */
+	void				*owner;	/* the reply's owner in loop->batch */
 };
 
 #define HANDLER_DETAIL_MAX	(KG_REASON_TEXT_MAX + 64)
@@ -55,6 +67,7 @@ struct handler_reply {
 	char			*key;		/* malloc'd re-signed key text, or NULL */
 	Keygate__Rotations	*rotations;	/* a RotationsRequest's answer (rotation.h), or NULL */
 	char			 log[HANDLER_LOG_MAX];	/* request summary for the log line */
+	bool			 deferred;	/* the handler kept a place in the batch */
 };
 
 /* An empty reply (Verdict with every field unset, no error). */
@@ -80,13 +93,24 @@ int	dispatch_frame(struct daemon *d, const struct dispatch_peer *peer,
 	    bool *close_after);
 
 /*
- * The same, but the reply body goes into batch b for owner (batch_add): it
- * is signed with the other replies of this loop turn and handed to owner
- * then. 0, or -1 (logged) when no reply could be queued: close.
+ * The same, but the reply body goes into loop's batch for owner
+ * (batch_add): it is signed with the other replies of this loop turn and
+ * handed to owner then. An activate request's reply waits for the turn's
+ * group commit (renew.c) in a place kept in the batch. 0, or -1 (logged)
+ * when no reply could be queued: close.
  */
 int	dispatch_frame_batch(struct daemon *d, const struct dispatch_peer *peer,
-	    const uint8_t *msg, size_t len, struct batch *b, void *owner,
-	    bool *close_after);
+	    const uint8_t *msg, size_t len, struct dispatch_loop *loop,
+	    void *owner, bool *close_after);
+
+/*
+ * Finish a reply whose handler deferred it (handler_reply.deferred): out is
+ * the handler's answer now, nonce and hash the request's; the reply fills
+ * place slot of b. Logs and counts it as dispatch_frame does. 0 or -1.
+ */
+int	dispatch_deferred_done(struct daemon *d, const struct dispatch_peer *peer,
+	    const uint8_t *nonce, size_t nonce_len, const uint8_t *hash,
+	    struct handler_reply *out, struct batch *b, size_t slot);
 
 /*
  * A signed Error reply to no request in particular (empty nonce and
@@ -96,9 +120,9 @@ int	dispatch_error_frame(struct daemon *d, const struct dispatch_peer *peer,
 	    const char *reason, const char *detail, uint8_t **frame,
 	    size_t *framelen);
 
-/* The same into batch b for owner. 0 or -1. */
+/* The same into loop's batch for owner. 0 or -1. */
 int	dispatch_error_batch(struct daemon *d, const struct dispatch_peer *peer,
-	    const char *reason, const char *detail, struct batch *b,
+	    const char *reason, const char *detail, struct dispatch_loop *loop,
 	    void *owner);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * The public TCP listener (SPEC section 4): binds conf.listen ("HOST:PORT" or
- * "[IPv6]:PORT", port 0 for any free port), writes the bound port to
- * conf.port_file, accepts product connections and keeps their list.
+ * "[IPv6]:PORT", port 0 for any free port), accepts product connections and
+ * keeps their list. worker.c makes one per worker thread and writes the
+ * port file once all are bound.
  *
  * The connection cap: at conf.max_connections open connections, a new one
  * is not simply refused, since attackers holding the cap with idle or
@@ -28,6 +29,13 @@
  * connection, and resumes after a second or as soon as a connection closes.
  * Stopping (SIGTERM) stops accepting and lets connections finish their
  * in-flight replies.
+ *
+ * Worker threads (worker.c): each has a listener of its own on its own event
+ * base, all bound to the one port with SO_REUSEPORT, so the kernel spreads
+ * new connections among them; a connection stays with the thread that
+ * accepted it. The cap counts every worker's connections (an atomic
+ * counter); a worker at the cap closes the idlest of its own connections.
+ * Two workers accepting at the same instant may pass the cap by one each.
  */
 #include <sys/socket.h>
 
@@ -38,6 +46,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +62,7 @@
 #include "daemon.h"
 #include "listen.h"
 #include "log.h"
+#include "renew.h"
 #include "tcpaddr.h"
 
 #define LISTEN_BACKLOG		511
@@ -62,8 +72,9 @@
 
 struct listener {
 	struct daemon		*d;
+	struct event_base	*base;
 	struct evconnlistener	*evl;
-	struct batch		*batch;		/* signs the replies of a turn */
+	struct dispatch_loop	 loop;		/* signs the replies of a turn */
 	struct event		*resume;	/* after an EMFILE pause */
 	struct event		*turn;		/* after LISTEN_ACCEPT_BURST accepts */
 	unsigned		 burst;		/* accepts since the last yield */
@@ -76,6 +87,9 @@ struct listener {
 	time_t			 cap_logged;	/* last warning about the cap */
 	unsigned long		 evicted;	/* closed to make room since then */
 };
+
+/* Open public connections, every worker's. */
+static _Atomic size_t	listen_open;
 
 static void
 listen_resume(struct listener *l)
@@ -134,6 +148,7 @@ listen_conn_gone(void *arg, struct conn *c)
 
 	TAILQ_REMOVE(&l->conns, c, entry);
 	l->nconns--;
+	atomic_fetch_sub(&listen_open, 1);
 	listen_resume(l);
 }
 
@@ -157,7 +172,7 @@ listen_make_room(struct listener *l)
 		return -1;
 	log_debug("peer %s: closed to make room: %zu connections open "
 	    "(limit %u) and it has been idle longest", victim->peer.text,
-	    l->nconns, l->d->conf.max_connections);
+	    atomic_load(&listen_open), l->d->conf.max_connections);
 	l->evicted++;
 	now = time(NULL);
 	if (now - l->cap_logged >= LISTEN_CAP_LOG_SECONDS) {
@@ -174,7 +189,7 @@ listen_make_room(struct listener *l)
 }
 
 static void
-listen_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+listen_accept_cb_locked(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener	*l = arg;
@@ -186,19 +201,33 @@ listen_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		log_info("accepting connections again (%zu open)", l->nconns);
 	}
 	listen_burst_count(l);
-	if (!l->stopped && l->nconns >= l->d->conf.max_connections)
+	if (!l->stopped && atomic_load(&listen_open) >= l->d->conf.max_connections)
 		(void)listen_make_room(l);
-	if (l->stopped || l->nconns >= l->d->conf.max_connections) {
+	if (l->stopped || atomic_load(&listen_open) >= l->d->conf.max_connections) {
 		log_debug("connection refused: %zu connections open (limit %u)",
-		    l->nconns, l->d->conf.max_connections);
+		    atomic_load(&listen_open), l->d->conf.max_connections);
 		evutil_closesocket(fd);
 		return;
 	}
-	c = conn_new(l->d, l->batch, fd, sa, (socklen_t)salen, listen_conn_gone, l);
+	c = conn_new(l->d, l->base, &l->loop, fd, sa, (socklen_t)salen,
+	    listen_conn_gone, l);
 	if (c == NULL)
 		return;
 	TAILQ_INSERT_TAIL(&l->conns, c, entry);
 	l->nconns++;
+	atomic_fetch_add(&listen_open, 1);
+}
+
+/* Accept with the daemon's shared state held shared (daemon.h). */
+static void
+listen_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener	*l = arg;
+
+	daemon_shared_enter(l->d);
+	listen_accept_cb_locked(evl, fd, sa, salen, arg);
+	daemon_shared_leave(l->d);
 }
 
 static void
@@ -235,13 +264,15 @@ listen_release(struct listener *l)
 		event_free(l->resume);
 	if (l->turn != NULL)
 		event_free(l->turn);
-	batch_free(l->batch);
+	batch_free(l->loop.batch);	/* redeems and answers what waits */
+	renew_queue_free(l->loop.renew);
 	free(l);
 }
 
 /* Bind and start accepting: see listen.h. */
-int
-listener_start(struct daemon *d, char *err, size_t errlen)
+struct listener *
+listener_new(struct daemon *d, struct event_base *base, unsigned port_override,
+    bool reuseport, unsigned *bound_port, char *err, size_t errlen)
 {
 	struct listener		*l;
 	struct addrinfo		 hints, *res = NULL;
@@ -254,8 +285,10 @@ listener_start(struct daemon *d, char *err, size_t errlen)
 	    sizeof(port)) == -1) {
 		snprintf(err, errlen, "listen = %s: expected HOST:PORT or "
 		    "[IPv6]:PORT, e.g. 127.0.0.1:7447", d->conf.listen);
-		return -1;
+		return NULL;
 	}
+	if (port_override != 0)
+		snprintf(port, sizeof(port), "%u", port_override & 0xffff);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -263,26 +296,29 @@ listener_start(struct daemon *d, char *err, size_t errlen)
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
 		snprintf(err, errlen, "listen = %s: %s", d->conf.listen,
 		    gai_strerror(rc));
-		return -1;
+		return NULL;
 	}
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
 		freeaddrinfo(res);
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return NULL;
 	}
 	l->d = d;
+	l->base = base;
 	TAILQ_INIT(&l->conns);
-	if ((l->resume = evtimer_new(d->base, listen_resume_cb, l)) == NULL ||
-	    (l->turn = evtimer_new(d->base, listen_turn_cb, l)) == NULL) {
+	if ((l->resume = evtimer_new(base, listen_resume_cb, l)) == NULL ||
+	    (l->turn = evtimer_new(base, listen_turn_cb, l)) == NULL) {
 		snprintf(err, errlen, "cannot create a timer");
 		goto fail;
 	}
-	if ((l->batch = batch_new(d->base, d->signer, conn_batch_deliver)) == NULL) {
+	if ((l->loop.batch = batch_new(d, base, conn_batch_deliver)) == NULL ||
+	    (l->loop.renew = renew_queue_new(d, l->loop.batch)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	l->evl = evconnlistener_new_bind(d->base, listen_accept_cb, l,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	l->evl = evconnlistener_new_bind(base, listen_accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC |
+	    (reuseport ? LEV_OPT_REUSEABLE_PORT : 0),
 	    LISTEN_BACKLOG, res->ai_addr, (int)res->ai_addrlen);
 	if (l->evl == NULL) {
 		snprintf(err, errlen, "cannot listen on %s: %s", d->conf.listen,
@@ -291,20 +327,13 @@ listener_start(struct daemon *d, char *err, size_t errlen)
 	}
 	evconnlistener_set_error_cb(l->evl, listen_error_cb);
 	bound = tcpaddr_bound_port(evconnlistener_get_fd(l->evl), &ss);
-	if (d->conf.port_file[0] != '\0' &&
-	    tcpaddr_port_file_write(d->conf.port_file, bound) == -1) {
-		snprintf(err, errlen, "cannot write the port file %s: %s",
-		    d->conf.port_file, strerror(errno));
-		goto fail;
-	}
 	freeaddrinfo(res);
-	log_info("public TCP listener on %s (port %u)", d->conf.listen, bound);
-	d->listener = l;
-	return 0;
+	*bound_port = bound;
+	return l;
 fail:
 	freeaddrinfo(res);
 	listen_release(l);
-	return -1;
+	return NULL;
 }
 
 /* Stop accepting; connections in flight finish. */
@@ -325,11 +354,11 @@ listener_stop_accepting(struct listener *l)
 	}
 }
 
-/* Number of open public connections. */
+/* Number of open public connections, every worker's. */
 size_t
-listener_connections(const struct listener *l)
+listener_connections(void)
 {
-	return l == NULL ? 0 : l->nconns;
+	return atomic_load(&listen_open);
 }
 
 /* Close everything and free. */
@@ -343,7 +372,5 @@ listener_free(struct listener *l)
 	l->freeing = true;
 	while ((c = TAILQ_FIRST(&l->conns)) != NULL)
 		conn_free(c);
-	if (l->d->listener == l)
-		l->d->listener = NULL;
 	listen_release(l);
 }

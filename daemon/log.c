@@ -2,6 +2,7 @@
  * The log API of log.h: one line per message on stderr, prefixed with the
  * UTC time and the level. libevent's messages are routed here too.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 
 #include "log.h"
 
-static enum log_level	log_threshold = LOG_LEVEL_INFO;
+static _Atomic enum log_level	log_threshold = LOG_LEVEL_INFO;	/* SIGHUP changes it */
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 

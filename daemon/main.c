@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <sodium.h>
 
 #include "admin.h"
@@ -26,6 +27,7 @@
 #include "rotation.h"
 #include "signer.h"
 #include "store.h"
+#include "worker.h"
 
 #define PUBKEY_FILE_NAME	ROTATION_PUBKEY_FILE
 
@@ -276,8 +278,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	log_info("signal %d: stopping (in-flight requests finish)", (int)sig);
-	if (d->listener != NULL)
-		listener_stop_accepting(d->listener);
+	workers_stop(d, (int)grace.tv_sec);
 	event_base_loopexit(d->base, &grace);
 }
 
@@ -320,20 +321,25 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	KEEP(metrics_listen);
 	KEEP(metrics_allow_remote);
 	KEEP(metrics_port_file);
+	KEEP(workers);
 #undef KEEP
+	daemon_exclusive_enter(d);
 	d->conf = c;
 	log_set_level(d->conf.log_level);
+	daemon_exclusive_leave(d);
 	log_info("SIGHUP: configuration reloaded");
 }
 
-/* The signer gave up (it logged why): stop now; keygated exits 1. */
+/*
+ * The signer gave up (it logged why): stop now; keygated exits 1. Any
+ * thread may get here, so only end the main loop (thread safe); the
+ * workers are stopped after it (workers_free).
+ */
 static void
 on_signer_stop(void *arg)
 {
 	struct daemon	*d = arg;
 
-	if (d->listener != NULL)
-		listener_stop_accepting(d->listener);
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -348,6 +354,7 @@ cmd_run(const struct options *o)
 	int			 rc, ret = 1;
 
 	memset(&d, 0, sizeof(d));
+	pthread_rwlock_init(&d.lock, NULL);
 	snprintf(d.datadir, sizeof(d.datadir), "%s", o->data);
 	trustset_init(&d.trust);
 	if (load_config(o, &d.conf) == -1)
@@ -395,6 +402,9 @@ cmd_run(const struct options *o)
 		goto fail;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* Before any event base: worker threads wake each other's loops. */
+	if (evthread_use_pthreads() == -1)
+		fatal("evthread_use_pthreads failed");
 	if ((d.base = event_base_new()) == NULL)
 		fatal("event_base_new failed");
 	sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
@@ -416,7 +426,7 @@ cmd_run(const struct options *o)
 		fprintf(stderr, "keygated: %s\n", err);
 		goto fail;
 	}
-	if (listener_start(&d, err, sizeof(err)) == -1) {
+	if (workers_start(&d, err, sizeof(err)) == -1) {
 		fprintf(stderr, "keygated: %s\n", err);
 		goto fail;
 	}
@@ -425,8 +435,7 @@ cmd_run(const struct options *o)
 	log_info("stopped");
 	ret = signer_failed(d.signer) ? 1 : 0;
 fail:
-	if (d.listener != NULL)
-		listener_free(d.listener);
+	workers_free(&d);
 	if (d.admin != NULL)
 		admin_free(d.admin);
 	admin_csv_sessions_free();

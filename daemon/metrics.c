@@ -19,10 +19,9 @@
  * answers, and evhttp has no connection cap of its own, so remote scrapers
  * belong behind a firewall or a reverse proxy.
  *
- * Threads: keygated is single-threaded, so the counters are plain uint64_t.
- * Worker threads (planned) must make every counter an atomic (C11
- * atomic_fetch_add with memory_order_relaxed) or keep them per thread and
- * sum them when rendering.
+ * Threads: every thread counts into a block of its own, and a scrape sums
+ * the blocks (see the counters below); the sum is not a snapshot of one
+ * instant, which Prometheus counters do not need.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,7 +33,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,22 +104,95 @@ static const char *const batch_le[] = {
 	"1", "2", "4", "8", "16", "32", "64", "128",
 };
 
-/* The counters (see the top of the file on threads). */
-static struct {
-	uint64_t	requests[METRICS_REQ__COUNT];
-	uint64_t	checks[METRICS_VERDICTS];
-	uint64_t	replies[2][METRICS_REASONS];	/* [error?][reason] */
-	uint64_t	redeem[REDEEM__COUNT];
-	uint64_t	redeem_refused[METRICS_REASONS];
-	uint64_t	check_bucket[NELEM(bucket_ns) + 1];	/* last: above 1 s */
-	uint64_t	check_count;
-	uint64_t	check_sum_ns;
-	uint64_t	first_activations;
-	uint64_t	batch_bucket[NELEM(batch_le) + 1];	/* last: above 128 */
-	uint64_t	batch_count;	/* reply signatures */
-	uint64_t	batch_sum;	/* replies they signed */
-	int64_t		start_time;	/* Unix seconds, set on first use */
-} m;
+/*
+ * The counters. Each thread counts into a block of its own (so that worker
+ * threads on different cores do not fight over cache lines): plain loads
+ * and stores by its owner, relaxed atomics so that a scrape on another
+ * thread may read them; a scrape sums every block (metrics_sum). The
+ * blocks stay on the list until the process ends.
+ */
+struct metrics_counts {
+	_Atomic uint64_t	requests[METRICS_REQ__COUNT];
+	_Atomic uint64_t	checks[METRICS_VERDICTS];
+	_Atomic uint64_t	replies[2][METRICS_REASONS];	/* [error?][reason] */
+	_Atomic uint64_t	redeem[REDEEM__COUNT];
+	_Atomic uint64_t	redeem_refused[METRICS_REASONS];
+	_Atomic uint64_t	check_bucket[NELEM(bucket_ns) + 1];	/* last: above 1 s */
+	_Atomic uint64_t	check_count;
+	_Atomic uint64_t	check_sum_ns;
+	_Atomic uint64_t	first_activations;
+	_Atomic uint64_t	batch_bucket[NELEM(batch_le) + 1];	/* last: above 128 */
+	_Atomic uint64_t	batch_count;	/* reply signatures */
+	_Atomic uint64_t	batch_sum;	/* replies they signed */
+	_Atomic uint64_t	group_bucket[NELEM(batch_le) + 1];	/* last: above 128 */
+	_Atomic uint64_t	group_count;	/* redemption commits */
+	_Atomic uint64_t	group_sum;	/* redemptions they committed */
+};
+
+/* A block on the list: the counters first, so a block reads as an array. */
+struct metrics_block {
+	struct metrics_counts	 c;
+	struct metrics_block	*next;
+};
+
+#define METRICS_NCOUNTERS	(sizeof(struct metrics_counts) / sizeof(uint64_t))
+
+static struct metrics_block		*blocks;	/* every thread's */
+static pthread_mutex_t			 blocks_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct metrics_block		 spare;	/* for a thread without its own */
+static _Thread_local struct metrics_counts	*mine;
+static _Atomic int64_t			 start_time;	/* Unix seconds, set on first use */
+
+/* This thread's counters, its block made on first use. */
+static struct metrics_counts *
+metrics_mine(void)
+{
+	struct metrics_block	*b;
+
+	if (mine != NULL)
+		return mine;
+	pthread_mutex_lock(&blocks_lock);
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		/* Shared, and so racy between threads: counts may be lost. */
+		mine = &spare.c;
+	} else {
+		b->next = blocks;
+		blocks = b;
+		mine = &b->c;
+	}
+	pthread_mutex_unlock(&blocks_lock);
+	return mine;
+}
+
+/* Add n to a counter of this thread's block (its owner alone writes it). */
+#define BUMP(field, n) do {						\
+	_Atomic uint64_t *p_ = &(field);				\
+	atomic_store_explicit(p_, atomic_load_explicit(p_,		\
+	    memory_order_relaxed) + (n), memory_order_relaxed);		\
+} while (0)
+
+/* Every thread's counters summed into *sum. */
+static void
+metrics_sum(struct metrics_counts *sum)
+{
+	struct metrics_block	*b;
+	_Atomic uint64_t	*to = (_Atomic uint64_t *)sum;
+	const _Atomic uint64_t	*from;
+	size_t			 i;
+
+	memset(sum, 0, sizeof(*sum));
+	pthread_mutex_lock(&blocks_lock);
+	for (b = blocks; b != NULL; b = b->next) {
+		from = (const _Atomic uint64_t *)&b->c;
+		for (i = 0; i < METRICS_NCOUNTERS; i++)
+			to[i] += atomic_load_explicit(&from[i],
+			    memory_order_relaxed);
+	}
+	from = (const _Atomic uint64_t *)&spare.c;
+	for (i = 0; i < METRICS_NCOUNTERS; i++)
+		to[i] += atomic_load_explicit(&from[i], memory_order_relaxed);
+	pthread_mutex_unlock(&blocks_lock);
+}
 
 /* The listener; at most one per process. */
 static struct {
@@ -130,8 +204,11 @@ static struct {
 static void
 metrics_start_time_init(void)
 {
-	if (m.start_time == 0)
-		m.start_time = (int64_t)time(NULL);
+	int64_t	zero = 0;
+
+	if (atomic_load_explicit(&start_time, memory_order_relaxed) == 0)
+		atomic_compare_exchange_strong(&start_time, &zero,
+		    (int64_t)time(NULL));
 }
 
 /* The slot of a reason code; METRICS_REASON_OTHER for anything else. */
@@ -161,35 +238,36 @@ metrics_count_request(enum metrics_request t)
 {
 	metrics_start_time_init();
 	if ((size_t)t < METRICS_REQ__COUNT)
-		m.requests[t]++;
+		BUMP(metrics_mine()->requests[t], 1);
 }
 
 /* One reply was signed. */
 void
 metrics_count_reply(bool error, const char *reason)
 {
-	m.replies[error ? 1 : 0][metrics_reason_slot(reason)]++;
+	BUMP(metrics_mine()->replies[error ? 1 : 0][metrics_reason_slot(reason)], 1);
 }
 
 /* A check request was handled in nsec nanoseconds. */
 void
 metrics_count_check(const char *verdict, uint64_t nsec)
 {
-	size_t	i;
+	struct metrics_counts	*c = metrics_mine();
+	size_t			 i;
 
 	if (verdict != NULL) {
 		for (i = 0; i < METRICS_VERDICTS; i++)
 			if (strcmp(verdict, policy_verdict_name(
 			    (enum kg_verdict_kind)i)) == 0) {
-				m.checks[i]++;
+				BUMP(c->checks[i], 1);
 				break;
 			}
 	}
 	for (i = 0; i < NELEM(bucket_ns) && nsec > bucket_ns[i]; i++)
 		;
-	m.check_bucket[i]++;
-	m.check_count++;
-	m.check_sum_ns += nsec;
+	BUMP(c->check_bucket[i], 1);
+	BUMP(c->check_count, 1);
+	BUMP(c->check_sum_ns, nsec);
 }
 
 /* The outcome of one activate request. */
@@ -200,30 +278,50 @@ metrics_count_redemption(const char *result)
 
 	for (i = 0; i < REDEEM__COUNT; i++)
 		if (strcmp(result, redeem_names[i]) == 0) {
-			m.redeem[i]++;
+			BUMP(metrics_mine()->redeem[i], 1);
 			return;
 		}
-	m.redeem_refused[metrics_reason_slot(result)]++;
+	BUMP(metrics_mine()->redeem_refused[metrics_reason_slot(result)], 1);
+}
+
+/* The bucket of a size n among batch_le's bounds. */
+static size_t
+metrics_size_bucket(size_t n)
+{
+	size_t	i, bound;
+
+	for (i = 0, bound = 1; i < NELEM(batch_le) && n > bound; i++)
+		bound *= 2;
+	return i;
 }
 
 /* One signature signed n replies (batch.c). */
 void
 metrics_count_batch(size_t n)
 {
-	size_t	i, bound;
+	struct metrics_counts	*c = metrics_mine();
 
-	for (i = 0, bound = 1; i < NELEM(batch_le) && n > bound; i++)
-		bound *= 2;
-	m.batch_bucket[i]++;
-	m.batch_count++;
-	m.batch_sum += n;
+	BUMP(c->batch_bucket[metrics_size_bucket(n)], 1);
+	BUMP(c->batch_count, 1);
+	BUMP(c->batch_sum, n);
+}
+
+/* One write transaction redeemed n acts (renew.c's group commit). */
+void
+metrics_count_group(size_t n)
+{
+	struct metrics_counts	*c = metrics_mine();
+
+	BUMP(c->group_bucket[metrics_size_bucket(n)], 1);
+	BUMP(c->group_count, 1);
+	BUMP(c->group_sum, n);
 }
 
 /* An activation-basis license had its support fixed by its first check. */
 void
 metrics_count_first_activation(void)
 {
-	m.first_activations++;
+	BUMP(metrics_mine()->first_activations, 1);
 }
 
 /* ---- settings ---- */
@@ -316,6 +414,25 @@ metrics_family(struct evbuffer *b, const char *name, const char *type,
 	    name, type);
 }
 
+/* A histogram of sizes with batch_le's buckets. */
+static void
+metrics_histogram_sizes(struct evbuffer *b, const char *name, const char *help,
+    const _Atomic uint64_t *bucket, uint64_t count, uint64_t sum)
+{
+	uint64_t	cum = 0;
+	size_t		i;
+
+	metrics_family(b, name, "histogram", help);
+	for (i = 0; i < NELEM(batch_le); i++) {
+		cum += bucket[i];
+		evbuffer_add_printf(b, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name,
+		    batch_le[i], cum);
+	}
+	evbuffer_add_printf(b, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %"
+	    PRIu64 "\n%s_count %" PRIu64 "\n", name, count, name, sum, name,
+	    count);
+}
+
 /* Nanoseconds as seconds with nine decimals, without floating point. */
 static void
 metrics_add_seconds(struct evbuffer *b, uint64_t ns)
@@ -327,11 +444,13 @@ metrics_add_seconds(struct evbuffer *b, uint64_t ns)
 static void
 metrics_render(struct evbuffer *b)
 {
-	struct stat	 sb;
-	uint64_t	 cum;
-	size_t		 i, e;
-	int		 have_size;
+	struct metrics_counts	 m;
+	struct stat		 sb;
+	uint64_t		 cum;
+	size_t			 i, e;
+	int			 have_size;
 
+	metrics_sum(&m);
 	metrics_family(b, "keygate_build_info", "gauge",
 	    "keygated's version (always 1).");
 	evbuffer_add_printf(b, "keygate_build_info{version=\"%s\"} 1\n",
@@ -339,7 +458,7 @@ metrics_render(struct evbuffer *b)
 	metrics_family(b, "process_start_time_seconds", "gauge",
 	    "When keygated started, in Unix seconds.");
 	evbuffer_add_printf(b, "process_start_time_seconds %" PRId64 "\n",
-	    m.start_time);
+	    atomic_load(&start_time));
 
 	metrics_family(b, "keygate_requests_total", "counter",
 	    "Requests on the public port by type (unreadable: a frame that "
@@ -401,24 +520,19 @@ metrics_render(struct evbuffer *b)
 	evbuffer_add_printf(b, "\nkeygate_check_duration_seconds_count %"
 	    PRIu64 "\n", m.check_count);
 
-	metrics_family(b, "keygate_reply_batch_size", "histogram",
+	metrics_histogram_sizes(b, "keygate_reply_batch_size",
 	    "Replies signed by one Ed25519 signature (1: signed directly; "
-	    "more: a Merkle batch of one event-loop turn).");
-	for (i = 0, cum = 0; i < NELEM(batch_le); i++) {
-		cum += m.batch_bucket[i];
-		evbuffer_add_printf(b, "keygate_reply_batch_size_bucket{"
-		    "le=\"%s\"} %" PRIu64 "\n", batch_le[i], cum);
-	}
-	evbuffer_add_printf(b, "keygate_reply_batch_size_bucket{le=\"+Inf\"} %"
-	    PRIu64 "\nkeygate_reply_batch_size_sum %" PRIu64 "\n"
-	    "keygate_reply_batch_size_count %" PRIu64 "\n", m.batch_count,
-	    m.batch_sum, m.batch_count);
+	    "more: a Merkle batch of one event-loop turn).", m.batch_bucket,
+	    m.batch_count, m.batch_sum);
+	metrics_histogram_sizes(b, "keygate_redemption_group_size",
+	    "Act redemptions made durable by one write transaction (the "
+	    "activate requests of one event-loop turn).", m.group_bucket,
+	    m.group_count, m.group_sum);
 
 	metrics_family(b, "keygate_open_connections", "gauge",
 	    "Open connections on the public port.");
 	evbuffer_add_printf(b, "keygate_open_connections %zu\n",
-	    srv.d->listener != NULL ? listener_connections(srv.d->listener) :
-	    (size_t)0);
+	    listener_connections());
 
 	have_size = stat(srv.data_file, &sb) == 0;
 	metrics_family(b, "keygate_store_size_bytes", "gauge",

@@ -75,4 +75,7 @@ void	metrics_count_first_activation(void);
 /* One reply signature signed n replies (1: directly; more: a Merkle batch). */
 void	metrics_count_batch(size_t n);
 
+/* One write transaction redeemed n acts (the group commit of a loop turn). */
+void	metrics_count_group(size_t n);
+
 #endif

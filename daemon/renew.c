@@ -14,6 +14,18 @@
  *   store, then the license's state (revoked, suspended, trial), then the
  *   redemption. A locked-out caller costs one signature check and no store
  *   access.
+ * - Group commit (renew_group.c): the activate requests of one event-loop
+ *   turn that pass those checks wait in the loop's renew queue (each with
+ *   its reply's place kept in the reply batch) and are redeemed together in
+ *   one write transaction when the batch is signed, in the order they
+ *   arrived (with several workers, one transaction takes what every worker
+ *   has waiting); their
+ *   renewed keys are sent to the signer process just before the commit, so
+ *   signing overlaps the disk writes; each reply is built after the commit.
+ *   The failure budgets are checked again, and failures charged, inside
+ *   the transaction for each redemption in turn (renew_gate, renew_done),
+ *   so guesses pipelined in one write are limited exactly like guesses sent
+ *   one at a time. A commit that fails leaves its charges in place.
  * - Failure budgets (ratelimit.h: 5 a minute) are kept per license serial
  *   and per client address; either one spent answers rate_limited with
  *   Verdict.retry_after (the longer wait of the two). Only guesses are
@@ -22,8 +34,8 @@
  *   not. An IPv6 client is counted by its /64 (one subscriber's prefix),
  *   an IPv4 client by its address.
  * - The rate limiter's tables are this module's state, created on the
- *   first activate request (keygated serves requests on one thread); with
- *   several nodes the limit is per node.
+ *   first activate request and shared by the worker threads under
+ *   limit_lock; with several nodes the limit is per node.
  * - Product price, edition policy (the defaults when the edition record is
  *   missing) and subscription are read before the write transaction
  *   (renew_decide must not call the store); the act and the license, which
@@ -47,11 +59,13 @@
 #include <netinet/in.h>
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "check.h"
 #include "daemon.h"
 #include "date.h"
@@ -63,25 +77,31 @@
 #include "policy.h"
 #include "ratelimit.h"
 #include "renew.h"
+#include "renew_int.h"
 #include "signer.h"
 #include "store.h"
-
-#define RENEW_LIMIT_KEY_MAX	(INET6_ADDRSTRLEN + 32)
+#include "wire.h"
 
 /* The failure budgets: by license serial and by client address. */
 static struct ratelimit	*limit_serial;
 static struct ratelimit	*limit_addr;
 
+/* The worker threads share the tables. */
+static pthread_mutex_t	 limit_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* Free the rate limiter's tables. */
 void
 renew_limits_free(void)
 {
+	pthread_mutex_lock(&limit_lock);
 	ratelimit_free(limit_serial);
 	ratelimit_free(limit_addr);
 	limit_serial = NULL;
 	limit_addr = NULL;
+	pthread_mutex_unlock(&limit_lock);
 }
 
+/* Make the tables when there are none yet; limit_lock held. 0 or -1. */
 static int
 renew_limits_get(void)
 {
@@ -92,6 +112,41 @@ renew_limits_get(void)
 		limit_addr = ratelimit_new(RATELIMIT_CAPACITY, RATELIMIT_BUDGET,
 		    RATELIMIT_PERIOD, NULL);
 	return limit_serial != NULL && limit_addr != NULL ? 0 : -1;
+}
+
+/*
+ * Is the caller of these keys over either budget at now? *wait is the
+ * longer wait then. -1 when the tables cannot be made (out of memory).
+ */
+static int
+renew_limited(const char *skey, const char *akey, int64_t now, uint32_t *wait)
+{
+	uint32_t	ws = 0, wa = 0;
+	int		rv = -1;
+
+	pthread_mutex_lock(&limit_lock);
+	if (renew_limits_get() == 0) {
+		rv = ratelimit_check(limit_serial, skey, now, &ws) ==
+		    RATELIMIT_LIMITED;
+		if (ratelimit_check(limit_addr, akey, now, &wa) ==
+		    RATELIMIT_LIMITED)
+			rv = 1;
+	}
+	pthread_mutex_unlock(&limit_lock);
+	*wait = ws > wa ? ws : wa;
+	return rv;
+}
+
+/* Charge one failure to both keys. */
+static void
+renew_charge(const char *skey, const char *akey, int64_t now)
+{
+	pthread_mutex_lock(&limit_lock);
+	if (renew_limits_get() == 0) {
+		ratelimit_charge(limit_serial, skey, now);
+		ratelimit_charge(limit_addr, akey, now);
+	}
+	pthread_mutex_unlock(&limit_lock);
 }
 
 /* The rate limiter's keys of a request: "serial N" and "addr A" (a /64 for IPv6). */
@@ -250,15 +305,6 @@ renew_decide(void *arg, const struct store_act *act,
 	return KG_REASON_OK;
 }
 
-/* What is read before the write transaction. */
-struct renew_pre {
-	bool				product_known;
-	kg_money			price;
-	struct store_edition		edition;
-	bool				have_edition;
-	kg_date				subscription_until;
-};
-
 /* Read price, policy and subscription of cur's license. 0, or -1 with out an Error. */
 static int
 renew_pre_read(const struct request_ctx *rc, const struct store_license *cur,
@@ -305,6 +351,7 @@ struct renew_applied {
 	kg_date			new_expiry;
 	uint32_t		months;
 	const char		*act;
+	const char		*key;	/* the renewed key, signed already, or NULL */
 };
 
 /*
@@ -328,7 +375,14 @@ renew_reply(const struct request_ctx *rc, const struct kg_license *key,
 	size_t			 nrels = 0, i;
 	int			 err;
 
-	if (applied != NULL) {
+	if (applied != NULL && applied->key != NULL) {
+		free(out->key);
+		if ((out->key = strdup(applied->key)) == NULL) {
+			handler_reply_error(out, "internal",
+			    "the server is out of memory");
+			return;
+		}
+	} else if (applied != NULL) {
 		lic = cur->lic;
 		free(out->key);
 		out->key = NULL;
@@ -435,10 +489,228 @@ renew_repeat(const struct request_ctx *rc, const char *number,
 	applied.new_expiry = act.new_expiry;
 	applied.months = act.months;
 	applied.act = act.number;
+	applied.key = NULL;
 	log_debug("peer %s: act %s presented again by %s: same result",
 	    rc->peer->text, number, cur.lic.regno);
 	metrics_count_redemption("repeated");
 	renew_reply(rc, key, &cur, pre, KG_REASON_OK, &applied, out);
+}
+
+/*
+ * Everything before the redemption: the act number's syntax, the key, the
+ * rate limit, the license and what the decision reads. 1 when job is ready
+ * to be redeemed, 0 when out is the answer already.
+ */
+static int
+renew_begin(const struct request_ctx *rc, const Keygate__ActivateRequest *rq,
+    struct renew_job *job, struct handler_reply *out)
+{
+	struct daemon		*d = rc->d;
+	enum kg_reason		 reason;
+	enum check_load		 load;
+	uint32_t		 wait;
+	int			 err, limited;
+
+	memset(job, 0, sizeof(*job));
+	job->now = daemon_now(d);
+	job->peer = *rc->peer;
+	if (!renew_act_number_valid(rq->act)) {
+		handler_reply_error(out, "bad_request", "an act number is 1 to %d "
+		    "letters, digits, '_', '.', '/' or '-'", KG_CODE_MAX);
+		return 0;
+	}
+	memcpy(job->act, rq->act, strlen(rq->act) + 1);
+	snprintf(out->log, sizeof(out->log), "act=%s", rq->act);
+
+	if ((err = check_key_parse(rq->key, &d->trust, &job->key)) != KGE_OK) {
+		log_debug("peer %s: key rejected: %s", rc->peer->text,
+		    kge_strerror(err));
+		renew_refuse_bare(out, KG_REASON_BAD_KEY, 0);
+		return 0;
+	}
+	snprintf(out->log + strlen(out->log), sizeof(out->log) - strlen(out->log),
+	    " serial=%" PRIu64, job->key.serial);
+
+	/* R16: a spent budget is answered before the store is touched. */
+	renew_limit_keys(rc->peer->host, job->key.serial, job->skey,
+	    sizeof(job->skey), job->akey, sizeof(job->akey));
+	if ((limited = renew_limited(job->skey, job->akey, job->now,
+	    &wait)) == -1) {
+		handler_reply_error(out, "internal", "the server is out of memory");
+		return 0;
+	}
+	if (limited) {
+		log_debug("peer %s: act redemption by serial=%" PRIu64 " rate "
+		    "limited for %" PRIu32 " s", rc->peer->text, job->key.serial,
+		    wait);
+		renew_refuse_bare(out, KG_REASON_RATE_LIMITED, wait);
+		return 0;
+	}
+
+	load = check_license_load(rc, rq->key, &job->key, &job->cur, out);
+	if (load == CHECK_LOAD_ERROR)
+		return 0;
+	if (load == CHECK_LOAD_BAD_KEY) {
+		renew_refuse_bare(out, KG_REASON_BAD_KEY, 0);
+		return 0;
+	}
+	if (renew_pre_read(rc, &job->cur, &job->pre, out) == -1)
+		return 0;
+	if (job->cur.status != KG_STATUS_ACTIVE || job->cur.lic.trial) {
+		reason = job->cur.status == KG_STATUS_REVOKED ? KG_REASON_REVOKED :
+		    job->cur.status == KG_STATUS_SUSPENDED ? KG_REASON_SUSPENDED :
+		    KG_REASON_TRIAL_NOT_RENEWABLE;
+		renew_reply(rc, &job->key, &job->cur, &job->pre, reason, NULL, out);
+		return 0;
+	}
+	if (!job->pre.product_known) {
+		renew_reply(rc, &job->key, &job->cur, &job->pre,
+		    KG_REASON_UNKNOWN_PRODUCT, NULL, out);
+		return 0;
+	}
+	job->ctx.price = job->pre.price;
+	job->ctx.subscription_until = job->pre.subscription_until;
+	job->ctx.today = daemon_today(d);
+	job->ctx.now = job->now;
+	return 1;
+}
+
+/*
+ * R16 inside the group's transaction (store_redeem.gate and .done): each
+ * redemption is checked against the failure budgets as they stand after the
+ * redemptions before it in the group, and its failure is charged at once,
+ * so that requests pipelined in one write get no more guesses than requests
+ * sent one at a time. A retried transaction keeps the first verdict and
+ * charges nothing twice.
+ */
+static enum kg_reason
+renew_gate(void *arg)
+{
+	struct renew_ctx	*c = arg;
+	uint32_t		 wait;
+
+	if (c->judged)
+		return c->gate_reason;
+	c->judged = true;
+	c->gate_reason = KG_REASON_OK;
+	c->retry_after = 0;
+	if (c->limit_serial_key == NULL)
+		return KG_REASON_OK;
+	if (renew_limited(c->limit_serial_key, c->limit_addr_key, c->now,
+	    &wait) == 1) {
+		c->gate_reason = KG_REASON_RATE_LIMITED;
+		c->retry_after = wait;
+	}
+	return c->gate_reason;
+}
+
+static void
+renew_done(void *arg, enum kg_reason reason)
+{
+	struct renew_ctx	*c = arg;
+
+	if (c->charged || !renew_reason_charged(reason) ||
+	    c->limit_serial_key == NULL)
+		return;
+	c->charged = true;
+	renew_charge(c->limit_serial_key, c->limit_addr_key, c->now);
+}
+
+/* job's redemption for the store: see renew_int.h. */
+void
+renew_job_request(struct daemon *d, struct renew_job *job,
+    struct store_redeem *r)
+{
+	job->ctx.policy = job->pre.have_edition ? &job->pre.edition.policy : NULL;
+	job->ctx.peer = job->peer.host;
+	job->ctx.limit_serial_key = job->skey;
+	job->ctx.limit_addr_key = job->akey;
+	job->ctx.judged = false;
+	job->ctx.charged = false;
+	/* The active key at the redemption: a rotation may have come. */
+	memcpy(job->ctx.key_id, signer_key_id(d->signer), KG_KEY_ID_LEN);
+	memset(r, 0, sizeof(*r));
+	r->number = job->act;
+	r->serial = job->key.serial;
+	r->decide = renew_decide;
+	r->gate = renew_gate;
+	r->done = renew_done;
+	r->ctx = &job->ctx;
+}
+
+/* Everything after the redemption r of job: see renew_int.h. */
+void
+renew_finish(struct daemon *d, struct renew_job *job,
+    const struct store_redeem *r, struct handler_reply *out)
+{
+	struct request_ctx	 rc = { .d = d, .peer = &job->peer };
+	struct store		*st = d->store;
+	struct renew_applied	 applied;
+	uint32_t		 wait;
+	char			 from[KG_DATE_TEXT_LEN], to[KG_DATE_TEXT_LEN];
+	char			 price[KG_MONEY_TEXT_LEN];
+	int			 err;
+
+	if (r->err == STORE_OK) {
+		renew_date_text(job->ctx.old_expiry, from);
+		date_format(job->ctx.quote.new_expiry, to);
+		money_format(job->ctx.quote.price, price);
+		log_info("act %s redeemed by %s (serial=%" PRIu64 ") from %s: "
+		    "support %s -> %s, %s, %s", job->act, job->cur.lic.regno,
+		    job->key.serial, job->peer.host, from, to,
+		    policy_renewal_kind_name(job->ctx.quote.kind), price);
+		metrics_count_redemption("renewed");
+		applied.kind = job->ctx.quote.kind;
+		applied.price = job->ctx.quote.price;
+		applied.new_expiry = job->ctx.quote.new_expiry;
+		applied.months = job->ctx.months;
+		applied.act = job->act;
+		applied.key = job->key_text;
+		renew_reply(&rc, &job->key, &job->ctx.next, &job->pre,
+		    KG_REASON_OK, &applied, out);
+		return;
+	}
+	if (r->err != STORE_REFUSED) {
+		check_store_error(out, r->err, "act_redeem");
+		return;
+	}
+	if (r->reason == KG_REASON_RATE_LIMITED) {
+		log_debug("peer %s: act redemption by serial=%" PRIu64 " rate "
+		    "limited for %" PRIu32 " s", job->peer.text, job->key.serial,
+		    job->ctx.retry_after);
+		renew_refuse_bare(out, KG_REASON_RATE_LIMITED,
+		    job->ctx.retry_after);
+		return;
+	}
+	if (job->ctx.repeat) {
+		renew_repeat(&rc, job->act, &job->key, &job->pre, out);
+		return;
+	}
+	if (r->reason == KG_REASON_INTERNAL) {
+		log_error("%s: act %s for serial=%" PRIu64 ": the renewal cannot "
+		    "be computed (term or price out of range)", __func__, job->act,
+		    job->key.serial);
+		handler_reply_error(out, "internal",
+		    "the act's term cannot be applied to this key");
+		return;
+	}
+	if (job->ctx.charged) {
+		/* Say it once, when a caller runs out (not per locked-out try). */
+		if (renew_limited(job->skey, job->akey, job->now, &wait) == 1)
+			log_warn("peer %s: failure budget for act numbers spent "
+			    "(%s, %s; last refusal %s): further tries are "
+			    "answered rate_limited", job->peer.text, job->akey,
+			    job->skey, reason_name(r->reason));
+	}
+	log_debug("peer %s: act %s refused for serial=%" PRIu64 ": %s",
+	    job->peer.text, job->act, job->key.serial, reason_name(r->reason));
+	/* A refusal made inside the transaction: the license as it is now. */
+	if ((err = st->ops->license_get_serial(st, job->key.serial,
+	    &job->cur)) != STORE_OK) {
+		check_store_error(out, err, "license_get_serial");
+		return;
+	}
+	renew_reply(&rc, &job->key, &job->cur, &job->pre, r->reason, NULL, out);
 }
 
 /* Answer an activate request: see renew.h. */
@@ -446,146 +718,23 @@ void
 renew_handle(const struct request_ctx *rc, const Keygate__ActivateRequest *rq,
     struct handler_reply *out)
 {
-	struct daemon		*d = rc->d;
-	struct store		*st = d->store;
-	struct store_license	 cur;
-	struct kg_license	 key;
-	struct renew_pre	 pre;
-	struct renew_ctx	 ctx;
-	struct renew_applied	 applied;
-	enum kg_reason		 reason;
-	enum check_load		 load;
-	char			 skey[RENEW_LIMIT_KEY_MAX], akey[RENEW_LIMIT_KEY_MAX];
-	char			 from[KG_DATE_TEXT_LEN], to[KG_DATE_TEXT_LEN];
-	char			 price[KG_MONEY_TEXT_LEN];
-	uint32_t		 wait_serial, wait_addr;
-	int64_t			 now = daemon_now(d);
-	bool			 limited;
-	int			 err;
+	struct renew_job	job;
+	struct store_redeem	r;
+	struct store		*st = rc->d->store;
 
-	if (!renew_act_number_valid(rq->act)) {
-		handler_reply_error(out, "bad_request", "an act number is 1 to %d "
-		    "letters, digits, '_', '.', '/' or '-'", KG_CODE_MAX);
+	/* renew_begin's reads share one read transaction. */
+	store_read_hold(st);
+	if (renew_begin(rc, rq, &job, out) == 0) {
+		store_read_release(st);
 		return;
 	}
-	snprintf(out->log, sizeof(out->log), "act=%s", rq->act);
-
-	if ((err = license_key_parse(rq->key, strlen(rq->key), &d->trust,
-	    &key)) != KGE_OK) {
-		log_debug("peer %s: key rejected: %s", rc->peer->text,
-		    kge_strerror(err));
-		renew_refuse_bare(out, KG_REASON_BAD_KEY, 0);
+	store_read_release(st);
+	if (rc->loop != NULL && rc->loop->renew != NULL && rc->req != NULL &&
+	    renew_defer(rc, &job) == 0) {
+		out->deferred = true;
 		return;
 	}
-	snprintf(out->log + strlen(out->log), sizeof(out->log) - strlen(out->log),
-	    " serial=%" PRIu64, key.serial);
-
-	/* R16: a spent budget is answered before the store is touched. */
-	if (renew_limits_get() == -1) {
-		handler_reply_error(out, "internal", "the server is out of memory");
-		return;
-	}
-	renew_limit_keys(rc->peer->host, key.serial, skey, sizeof(skey), akey,
-	    sizeof(akey));
-	limited = ratelimit_check(limit_serial, skey, now, &wait_serial) ==
-	    RATELIMIT_LIMITED;
-	if (ratelimit_check(limit_addr, akey, now, &wait_addr) ==
-	    RATELIMIT_LIMITED)
-		limited = true;
-	if (limited) {
-		log_debug("peer %s: act redemption by serial=%" PRIu64 " rate "
-		    "limited for %" PRIu32 " s", rc->peer->text, key.serial,
-		    wait_serial > wait_addr ? wait_serial : wait_addr);
-		renew_refuse_bare(out, KG_REASON_RATE_LIMITED,
-		    wait_serial > wait_addr ? wait_serial : wait_addr);
-		return;
-	}
-
-	load = check_license_load(rc, rq->key, &key, &cur, out);
-	if (load == CHECK_LOAD_ERROR)
-		return;
-	if (load == CHECK_LOAD_BAD_KEY) {
-		renew_refuse_bare(out, KG_REASON_BAD_KEY, 0);
-		return;
-	}
-	if (renew_pre_read(rc, &cur, &pre, out) == -1)
-		return;
-	if (cur.status != KG_STATUS_ACTIVE || cur.lic.trial) {
-		reason = cur.status == KG_STATUS_REVOKED ? KG_REASON_REVOKED :
-		    cur.status == KG_STATUS_SUSPENDED ? KG_REASON_SUSPENDED :
-		    KG_REASON_TRIAL_NOT_RENEWABLE;
-		renew_reply(rc, &key, &cur, &pre, reason, NULL, out);
-		return;
-	}
-	if (!pre.product_known) {
-		renew_reply(rc, &key, &cur, &pre, KG_REASON_UNKNOWN_PRODUCT, NULL,
-		    out);
-		return;
-	}
-
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.policy = pre.have_edition ? &pre.edition.policy : NULL;
-	ctx.price = pre.price;
-	ctx.subscription_until = pre.subscription_until;
-	ctx.today = daemon_today(d);
-	ctx.now = now;
-	ctx.peer = rc->peer->host;
-	memcpy(ctx.key_id, signer_key_id(d->signer), KG_KEY_ID_LEN);
-	err = st->ops->act_redeem(st, rq->act, key.serial, renew_decide, &ctx,
-	    &reason);
-
-	if (err == STORE_OK) {
-		renew_date_text(ctx.old_expiry, from);
-		date_format(ctx.quote.new_expiry, to);
-		money_format(ctx.quote.price, price);
-		log_info("act %s redeemed by %s (serial=%" PRIu64 ") from %s: "
-		    "support %s -> %s, %s, %s", rq->act, cur.lic.regno,
-		    key.serial, rc->peer->host, from, to,
-		    policy_renewal_kind_name(ctx.quote.kind), price);
-		metrics_count_redemption("renewed");
-		applied.kind = ctx.quote.kind;
-		applied.price = ctx.quote.price;
-		applied.new_expiry = ctx.quote.new_expiry;
-		applied.months = ctx.months;
-		applied.act = rq->act;
-		renew_reply(rc, &key, &ctx.next, &pre, KG_REASON_OK, &applied, out);
-		return;
-	}
-	if (err != STORE_REFUSED) {
-		check_store_error(out, err, "act_redeem");
-		return;
-	}
-	if (ctx.repeat) {
-		renew_repeat(rc, rq->act, &key, &pre, out);
-		return;
-	}
-	if (reason == KG_REASON_INTERNAL) {
-		log_error("%s: act %s for serial=%" PRIu64 ": the renewal cannot "
-		    "be computed (term or price out of range)", __func__, rq->act,
-		    key.serial);
-		handler_reply_error(out, "internal",
-		    "the act's term cannot be applied to this key");
-		return;
-	}
-	if (renew_reason_charged(reason)) {
-		ratelimit_charge(limit_serial, skey, now);
-		ratelimit_charge(limit_addr, akey, now);
-		/* Say it once, when a caller runs out (not per locked-out try). */
-		if (ratelimit_check(limit_serial, skey, now, &wait_serial) ==
-		    RATELIMIT_LIMITED ||
-		    ratelimit_check(limit_addr, akey, now, &wait_addr) ==
-		    RATELIMIT_LIMITED)
-			log_warn("peer %s: failure budget for act numbers spent "
-			    "(%s, %s; last refusal %s): further tries are "
-			    "answered rate_limited", rc->peer->text, akey, skey,
-			    reason_name(reason));
-	}
-	log_debug("peer %s: act %s refused for serial=%" PRIu64 ": %s",
-	    rc->peer->text, rq->act, key.serial, reason_name(reason));
-	/* A refusal made inside the transaction: the license as it is now. */
-	if ((err = st->ops->license_get_serial(st, key.serial, &cur)) != STORE_OK) {
-		check_store_error(out, err, "license_get_serial");
-		return;
-	}
-	renew_reply(rc, &key, &cur, &pre, reason, NULL, out);
+	renew_job_request(rc->d, &job, &r);
+	(void)st->ops->act_redeem_many(st, &r, 1, NULL, NULL);
+	renew_finish(rc->d, &job, &r, out);
 }

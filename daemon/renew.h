@@ -29,6 +29,22 @@
 void	renew_handle(const struct request_ctx *rc,
 	    const Keygate__ActivateRequest *rq, struct handler_reply *out);
 
+struct batch;
+struct renew_queue;
+
+/*
+ * Group commit: activate requests answered through a dispatch_loop whose
+ * renew queue is set wait there, each with a place kept in the loop's batch,
+ * and are redeemed together in one write transaction (act_redeem_many) when
+ * the batch is signed, at the end of the loop turn; each reply is built
+ * after that commit, so an acknowledged renewal is durable. Without a queue
+ * (dispatch_frame) an activate request is redeemed at once.
+ * renew_queue_new registers the queue as b's prepare function; free the
+ * queue after b. NULL when out of memory.
+ */
+struct renew_queue	*renew_queue_new(struct daemon *d, struct batch *b);
+void			 renew_queue_free(struct renew_queue *q);
+
 /*
  * Free the failure rate limiter's tables (created on the first activate
  * request); the next request starts with empty ones. For shutdown and tests.
@@ -55,7 +71,13 @@ struct renew_ctx {
 	int64_t				 now;		/* Unix seconds */
 	const char			*peer;		/* client address, for the audit actor */
 	uint8_t				 key_id[KG_KEY_ID_LEN];	/* active signing key */
+	const char			*limit_serial_key;	/* R16 budgets (NULL: none) */
+	const char			*limit_addr_key;
 	/* out */
+	bool				 judged;	/* the budgets were checked (a retry keeps it) */
+	enum kg_reason			 gate_reason;	/* ... KG_REASON_OK or rate_limited */
+	uint32_t			 retry_after;	/* ... when rate_limited */
+	bool				 charged;	/* a failure was charged */
 	bool				 repeat;	/* the act was redeemed by this license */
 	struct kg_quote			 quote;		/* the renewal applied */
 	kg_date				 old_expiry;	/* support expiry before it */

@@ -20,7 +20,11 @@
  *
  * One request is in flight at a time: the event loop is single-threaded and
  * the admin backup thread does not sign. When worker threads sign, a mutex
- * goes around the socket.
+ * goes around the socket. The one exception is bulk signing
+ * (signer_many.c): sign-many requests may be outstanding while the loop
+ * runs; their replies are received by the idle watch or before the next
+ * exchange (signer_xfer_raw) and kept until collected, and a restarted
+ * process is sent them again. signer_int.h is what the two files share.
  *
  * Rotation (signer_rotate_*): the signer process prepares a new key in
  * KEYFILE.new with its statement, the caller records it in the store, then
@@ -40,6 +44,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,53 +55,23 @@
 #include <event2/event.h>
 #include <sodium.h>
 
-#include "merkle.h"
 #include "kgerr.h"
 #include "log.h"
+#include "merkle.h"
 #include "signer.h"
+#include "signer_int.h"
 #include "signer_proc.h"
 
-#define SIGNER_SIGN_TIMEOUT_S	5	/* one signature */
-#define SIGNER_SIGN_TIMEOUT_MS	(SIGNER_SIGN_TIMEOUT_S * 1000)
 #define SIGNER_LOAD_TIMEOUT_MS	120000	/* loading the key (Argon2id when sealed) */
 #define SIGNER_EXIT_WAIT_MS	2000	/* for the process to exit on its own */
-#define SIGNER_RESTARTS_MAX	5	/* restarts allowed ... */
 #define SIGNER_RESTART_WINDOW	60	/* ... in this many seconds */
 
-#define SIGNER_STR(x)		SIGNER_STR2(x)
-#define SIGNER_STR2(x)		#x
-
-enum signer_xfer {
-	XFER_OK,
-	XFER_REFUSED,	/* the process answered: it will not sign that */
-	XFER_DEAD,	/* end of file or an error on the socket */
-	XFER_HUNG,	/* no answer in time */
-	XFER_GARBLED,	/* an answer of the wrong shape */
-};
-
-struct signer {
-	char			 key_file[PATH_MAX];
-	char			 pass_file[PATH_MAX];	/* "" when none */
-	pid_t			 pid;			/* -1 when none */
-	int			 fd;			/* -1 when none */
-	uint8_t			 pk[KG_PUBKEY_LEN];	/* the key it must sign with */
-	uint8_t			 id[KG_KEY_ID_LEN];
-	bool			 has_pending;		/* the hello named ... */
-	uint8_t			 pending[KG_PUBKEY_LEN];	/* ... this prepared key */
-	bool			 failed;
-	int64_t			 restart_at[SIGNER_RESTARTS_MAX]; /* ring, seconds */
-	size_t			 nrestarts;
-	struct event_base	*base;
-	struct event		*ev;			/* EOF while idle */
-	void			(*stop)(void *);
-	void			*stop_arg;
-};
-
+static int	signer_lock_init(struct signer *);
 static void	signer_watch_cb(evutil_socket_t, short, void *);
 static enum signer_xfer	signer_xfer_pending(struct signer *, uint32_t,
 			    const uint8_t [KG_PUBKEY_LEN]);
 
-static int64_t
+int64_t
 signer_clock_msec(void)
 {
 	struct timespec	ts;
@@ -106,7 +81,7 @@ signer_clock_msec(void)
 }
 
 /* 1 when fd is readable (or at EOF), 0 on timeout, -1 on error. */
-static int
+int
 signer_wait_readable(int fd, int timeout_ms)
 {
 	struct pollfd	pfd = { .fd = fd, .events = POLLIN };
@@ -233,7 +208,9 @@ signer_pk_zero(const uint8_t pk[KG_PUBKEY_LEN])
 static int
 signer_spawn(struct signer *s, uint8_t pk[KG_PUBKEY_LEN], char *err, size_t errlen)
 {
-	int	sv[2], sndbuf = SIGNER_REQ_MAX + 4096, rc;
+	int	sv[2], rc;
+	/* Room for SIGNER_MANY_INFLIGHT full sign-many requests. */
+	int	sndbuf = SIGNER_MANY_INFLIGHT * (SIGNER_REQ_MAX + 4096);
 	pid_t	pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
@@ -270,7 +247,11 @@ signer_watch_add(struct signer *s)
 {
 	if (s->base == NULL)
 		return 0;
-	if ((s->ev = event_new(s->base, s->fd, EV_READ | EV_PERSIST,
+	/*
+	 * Edge-triggered: a reply a worker thread is about to read itself
+	 * wakes the watch once, not on every turn until it is read.
+	 */
+	if ((s->ev = event_new(s->base, s->fd, EV_READ | EV_PERSIST | EV_ET,
 	    signer_watch_cb, s)) == NULL || event_add(s->ev, NULL) == -1) {
 		log_error("%s: cannot watch the signer process", __func__);
 		return -1;
@@ -296,6 +277,7 @@ signer_fail(struct signer *s)
 	s->failed = true;
 	signer_watch_del(s);
 	signer_child_reap(s, true, NULL, 0);
+	signer_many_fail_all(s);
 	if (s->stop != NULL)
 		s->stop(s->stop_arg);
 }
@@ -304,7 +286,7 @@ signer_fail(struct signer *s)
  * The process "what" (died, hung...): reap it and start another that must
  * report the same public key. 0, or -1 when the signer gave up.
  */
-static int
+int
 signer_restart(struct signer *s, const char *what, bool force)
 {
 	char	 how[64], err[SIGNER_TEXT_MAX + 64];
@@ -316,6 +298,8 @@ signer_restart(struct signer *s, const char *what, bool force)
 
 	signer_watch_del(s);
 	signer_child_reap(s, force, how, sizeof(how));
+	/* Sign-many requests the dead process took go to the next one. */
+	signer_many_requeue_mark(s);
 	now = signer_clock_msec() / 1000;
 	for (i = 0; i < s->nrestarts && i < SIGNER_RESTARTS_MAX; i++)
 		if (now - s->restart_at[i] < SIGNER_RESTART_WINDOW)
@@ -369,10 +353,31 @@ signer_restart(struct signer *s, const char *what, bool force)
 	}
 	log_warn("signer process restarted as pid %ld, with the same signing key",
 	    (long)s->pid);
+	signer_many_requeue_send(s);
 	return 0;
 }
 
-/* The process's socket became readable while idle: it died or misbehaves. */
+/* The recursive lock of the entry points. 0 or -1. */
+static int
+signer_lock_init(struct signer *s)
+{
+	pthread_mutexattr_t	a;
+	int			rc;
+
+	if (pthread_mutexattr_init(&a) != 0)
+		return -1;
+	rc = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE) == 0 &&
+	    pthread_mutex_init(&s->lock, &a) == 0 ? 0 : -1;
+	pthread_mutexattr_destroy(&a);
+	return rc;
+}
+
+/*
+ * The process's socket became readable while idle: it died or misbehaves.
+ * Or a worker thread is in an exchange and its reply is there: then the
+ * lock is taken and the worker reads the reply itself (waiting for the lock
+ * here could deadlock: the worker may be freeing this very event).
+ */
 static void
 signer_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -381,11 +386,18 @@ signer_watch_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t		 n;
 
 	(void)what;
-	n = recv(fd, &b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+	if (pthread_mutex_trylock(&s->lock) != 0)
 		return;
-	(void)signer_restart(s, n > 0 ? "sent a message nobody asked for and was "
-	    "killed" : "died", n > 0);
+	/* Sign-many replies: kept until their requests are collected. */
+	while (signer_many_expecting(s) && signer_many_receive(s, 0) == 1)
+		;
+	if (!signer_many_expecting(s) && s->fd == fd && !s->failed) {
+		n = recv(fd, &b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+		if (n != -1 || (errno != EAGAIN && errno != EINTR))
+			(void)signer_restart(s, n > 0 ? "sent a message nobody "
+			    "asked for and was killed" : "died", n > 0);
+	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 /*
@@ -409,7 +421,8 @@ signer_xfer_raw(struct signer *s, uint32_t type, const uint8_t *msg,
 	int		 w;
 
 	*n = 0;
-	if (s->fd == -1)
+	/* Sign-many replies come first: receive and keep them. */
+	if (signer_many_drain(s) == -1 || s->fd == -1)
 		return XFER_DEAD;
 	do
 		r = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
@@ -488,6 +501,13 @@ signer_open(const char *key_file, const char *passphrase_file, struct signer **o
 	}
 	s->pid = -1;
 	s->fd = -1;
+	if (signer_lock_init(s) == -1) {
+		free(s);
+		s = NULL;
+		rc = KGE_NOMEM;
+		snprintf(err, errlen, "cannot make the signer's mutex");
+		goto fail;
+	}
 	if (key_file == NULL ||
 	    (size_t)snprintf(s->key_file, sizeof(s->key_file), "%s", key_file) >=
 	    sizeof(s->key_file)) {
@@ -507,6 +527,8 @@ signer_open(const char *key_file, const char *passphrase_file, struct signer **o
 	*out = s;
 	return KGE_OK;
 fail:
+	if (s != NULL)
+		pthread_mutex_destroy(&s->lock);
 	free(s);
 	return rc;
 }
@@ -519,6 +541,8 @@ signer_close(struct signer *s)
 		return;
 	signer_watch_del(s);
 	signer_child_reap(s, false, NULL, 0);
+	signer_many_free(s);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
@@ -558,8 +582,8 @@ signer_key_id(const struct signer *s)
 }
 
 /* Sign prefix(domain) || msg in the signer process, restarting it when needed. */
-int
-signer_sign(struct signer *s, enum kg_domain domain, const uint8_t *msg, size_t len,
+static int
+signer_sign_locked(struct signer *s, enum kg_domain domain, const uint8_t *msg, size_t len,
     uint8_t sig[KG_SIG_LEN])
 {
 	const char	*what;
@@ -654,8 +678,8 @@ signer_rotate_failed(struct signer *s, enum signer_xfer x, const char *step)
 }
 
 /* Rotation, step 1: a new pending key and its statement; see signer.h. */
-int
-signer_rotate_prepare(struct signer *s, int64_t created,
+static int
+signer_rotate_prepare_locked(struct signer *s, int64_t created,
     uint8_t new_pk[KG_PUBKEY_LEN], uint8_t body[SIGNER_ROTATION_BODY_MAX],
     size_t *bodylen, uint8_t sig[KG_SIG_LEN])
 {
@@ -686,8 +710,8 @@ signer_rotate_prepare(struct signer *s, int64_t created,
 }
 
 /* Rotation, step 3: switch to the prepared key; see signer.h. */
-int
-signer_rotate_commit(struct signer *s, const uint8_t new_pk[KG_PUBKEY_LEN])
+static int
+signer_rotate_commit_locked(struct signer *s, const uint8_t new_pk[KG_PUBKEY_LEN])
 {
 	uint8_t			old[KG_PUBKEY_LEN], old_id[KG_KEY_ID_LEN];
 	enum signer_xfer	x;
@@ -719,8 +743,8 @@ signer_rotate_commit(struct signer *s, const uint8_t new_pk[KG_PUBKEY_LEN])
 }
 
 /* Rotation, instead of step 3: forget the prepared key; see signer.h. */
-int
-signer_rotate_abort(struct signer *s, const uint8_t new_pk[KG_PUBKEY_LEN])
+static int
+signer_rotate_abort_locked(struct signer *s, const uint8_t new_pk[KG_PUBKEY_LEN])
 {
 	enum signer_xfer	x;
 
@@ -735,8 +759,8 @@ signer_rotate_abort(struct signer *s, const uint8_t new_pk[KG_PUBKEY_LEN])
 }
 
 /* At start: finish or undo a rotation cut short; see signer.h. */
-int
-signer_rotate_recover(struct signer *s, const uint8_t *active_pk)
+static int
+signer_rotate_recover_locked(struct signer *s, const uint8_t *active_pk)
 {
 	char	text[KG_PUBKEY_TEXT_MAX];
 	uint8_t	pending[KG_PUBKEY_LEN];
@@ -760,4 +784,64 @@ signer_rotate_recover(struct signer *s, const uint8_t *active_pk)
 	log_warn("removed %s%s (%s): a signing-key rotation that never reached "
 	    "the store", s->key_file, SIGNER_PENDING_SUFFIX, text);
 	return 0;
+}
+
+/* ---- the entry points, each under the signer's lock (threads) ---- */
+
+int
+signer_sign(struct signer *s, enum kg_domain domain, const uint8_t *msg, size_t len,
+    uint8_t sig[KG_SIG_LEN])
+{
+	int	rv;
+
+	pthread_mutex_lock(&s->lock);
+	rv = signer_sign_locked(s, domain, msg, len, sig);
+	pthread_mutex_unlock(&s->lock);
+	return rv;
+}
+
+int
+signer_rotate_prepare(struct signer *s, int64_t created,
+    uint8_t new_pk[KG_PUBKEY_LEN], uint8_t body[SIGNER_ROTATION_BODY_MAX],
+    size_t *bodylen, uint8_t sig[KG_SIG_LEN])
+{
+	int	rv;
+
+	pthread_mutex_lock(&s->lock);
+	rv = signer_rotate_prepare_locked(s, created, new_pk, body, bodylen, sig);
+	pthread_mutex_unlock(&s->lock);
+	return rv;
+}
+
+int
+signer_rotate_commit(struct signer *s, const uint8_t new_pk[KG_PUBKEY_LEN])
+{
+	int	rv;
+
+	pthread_mutex_lock(&s->lock);
+	rv = signer_rotate_commit_locked(s, new_pk);
+	pthread_mutex_unlock(&s->lock);
+	return rv;
+}
+
+int
+signer_rotate_abort(struct signer *s, const uint8_t new_pk[KG_PUBKEY_LEN])
+{
+	int	rv;
+
+	pthread_mutex_lock(&s->lock);
+	rv = signer_rotate_abort_locked(s, new_pk);
+	pthread_mutex_unlock(&s->lock);
+	return rv;
+}
+
+int
+signer_rotate_recover(struct signer *s, const uint8_t *active_pk)
+{
+	int	rv;
+
+	pthread_mutex_lock(&s->lock);
+	rv = signer_rotate_recover_locked(s, active_pk);
+	pthread_mutex_unlock(&s->lock);
+	return rv;
 }

@@ -70,6 +70,55 @@ int	signer_license_key_new(struct signer *s, struct kg_license *lic, char **text
 	    __attribute__((warn_unused_result));
 
 /*
+ * Bulk signing of license payloads (key.issue --count): many payloads a
+ * request, several requests outstanding, so that keygated stores and
+ * encodes keys, and runs its event loop, while the signer process signs.
+ *
+ * signer_many_submit sends payload[0..n) (n from 1 to SIGNER_MANY_MAX,
+ * each 1 to KG_PAYLOAD_MAX bytes, as many as signer_many_fits allows in
+ * one request) to be signed in KG_DOMAIN_LICENSE and returns at once with
+ * a ticket: 0, 1 when SIGNER_MANY_SLOTS requests are outstanding already
+ * (collect first, or sign another way), -1 on failure (logged). The
+ * socket's buffer holds SIGNER_MANY_INFLIGHT requests of
+ * SIGNER_MANY_BYTES_MAX (sending more waits while the process reads).
+ * signer_many_collect waits for the ticket's n signatures (n as submitted)
+ * into sig: 0, or -1 (logged; sig zeroed). Requests may stay outstanding
+ * while the event loop runs: their replies are received by the signer's
+ * watch (signer_watch) or before any other exchange, and kept until they
+ * are collected. A signer process that dies, hangs (5 s without an answer)
+ * or answers garbage is restarted as for signer_sign and sent the
+ * outstanding requests again; a request that failed twice fails.
+ * signer_many_cancel gives a ticket up (its reply is dropped when it
+ * comes). Every ticket must be collected or cancelled.
+ */
+#define SIGNER_MANY_MAX		512	/* payloads in one request */
+#define SIGNER_MANY_SLOTS	12	/* requests outstanding, all callers */
+#define SIGNER_MANY_INFLIGHT	3	/* full requests the socket buffers */
+/* Payload bytes of one request: signer_many_fits never allows more. */
+#define SIGNER_MANY_BYTES_MAX	(KG_FRAME_MAX + 1024)
+
+int	signer_many_submit(struct signer *s, const uint8_t *const payload[],
+	    const size_t len[], size_t n, uint64_t *ticket)
+	    __attribute__((warn_unused_result));
+int	signer_many_collect(struct signer *s, uint64_t ticket,
+	    uint8_t (*sig)[KG_SIG_LEN], size_t n)
+	    __attribute__((warn_unused_result));
+void	signer_many_cancel(struct signer *s, uint64_t ticket);
+/* Requests submitted and neither collected nor cancelled yet. */
+size_t	signer_many_outstanding(const struct signer *s);
+/* Whether n payloads of total bytes (lengths summed) fit one request. */
+bool	signer_many_fits(size_t n, size_t total);
+
+/*
+ * Sign n licenses (key ids set to the active key first) and return their key
+ * texts in texts[0..n), malloc'd; in sign-many requests, several in flight
+ * (one signature at a time when every slot is taken). 0, or -1 with every
+ * texts[i] NULL.
+ */
+int	signer_license_keys_new(struct signer *s, struct kg_license *lic,
+	    size_t n, char **texts) __attribute__((warn_unused_result));
+
+/*
  * Signing-key rotation, in three steps (the order, and what a crash between
  * them leaves, is documented in daemon/admin_signing.c):
  *

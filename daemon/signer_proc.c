@@ -49,8 +49,10 @@
 #include "signer_proc.h"
 
 #define PROC_FD		3	/* where the socket moves to */
-#define PROC_REPLY_MAX	(SIGNER_ROTATE_REPLY_MAX > SIGNER_REPLY_LEN ? \
+#define PROC_REPLY_SMALL (SIGNER_ROTATE_REPLY_MAX > SIGNER_REPLY_LEN ? \
 			    SIGNER_ROTATE_REPLY_MAX : SIGNER_REPLY_LEN)
+#define PROC_REPLY_MAX	(SIGNER_MANY_REPLY_MAX > PROC_REPLY_SMALL ? \
+			    SIGNER_MANY_REPLY_MAX : PROC_REPLY_SMALL)
 
 /* Argon2id cost of a key sealed by a rotation: keygated init's. */
 #define PROC_SEAL_OPSLIMIT	crypto_pwhash_OPSLIMIT_MODERATE
@@ -507,6 +509,52 @@ proc_rotate_abort(struct proc *p, const uint8_t *msg, size_t len)
 }
 
 /*
+ * SIGNER_OP_SIGN_MANY: sign every payload of msg in the license domain;
+ * the signatures go after the reply's header, in order (signer_proc.h).
+ */
+static uint32_t
+proc_sign_many(const struct kg_keypair *kp, const uint8_t *msg, size_t len,
+    uint8_t *reply, size_t *rlen)
+{
+	uint32_t	count, plen, i;
+	size_t		off = SIGNER_MANY_HEADER;
+
+	if (len < SIGNER_MANY_HEADER) {
+		proc_log("refused a sign-many request of %zu bytes", len);
+		return SIGNER_STATUS_REFUSED;
+	}
+	memcpy(&count, msg, 4);
+	if (count < 1 || count > SIGNER_MANY_MAX) {
+		proc_log("refused a sign-many request of %u payloads (1 to %d)",
+		    count, SIGNER_MANY_MAX);
+		return SIGNER_STATUS_REFUSED;
+	}
+	for (i = 0; i < count; i++) {
+		if (len - off < SIGNER_MANY_ENTRY_HEADER)
+			break;
+		memcpy(&plen, msg + off, 4);
+		off += SIGNER_MANY_ENTRY_HEADER;
+		if (plen < 1 || plen > KG_PAYLOAD_MAX || plen > len - off)
+			break;
+		if (keys_sign(kp, KG_DOMAIN_LICENSE, msg + off, plen,
+		    reply + SIGNER_MANY_REPLY_HEADER + (size_t)i * KG_SIG_LEN) !=
+		    KGE_OK) {
+			proc_log("signing failed: out of memory");
+			return SIGNER_STATUS_FAILED;
+		}
+		off += plen;
+	}
+	if (i < count || off != len) {
+		proc_log("refused a malformed sign-many request (%u payloads "
+		    "announced in %zu bytes)", count, len);
+		return SIGNER_STATUS_REFUSED;
+	}
+	memcpy(reply + 4, &count, 4);
+	*rlen = SIGNER_MANY_REPLY_HEADER + (size_t)count * KG_SIG_LEN;
+	return SIGNER_STATUS_OK;
+}
+
+/*
  * Check one request of n bytes in p->req and carry it out: a
  * SIGNER_STATUS_* code, with the reply's bytes after the status in reply
  * (PROC_REPLY_MAX bytes) and the reply's length in *rlen.
@@ -517,7 +565,8 @@ proc_request(struct proc *p, size_t n, uint8_t *reply, size_t *rlen)
 	const uint8_t	*msg = p->req + SIGNER_REQ_HEADER;
 	uint32_t	 type, len, status;
 
-	memset(reply, 0, PROC_REPLY_MAX);
+	/* The small replies' part: a sign-many reply writes all of its own. */
+	memset(reply, 0, PROC_REPLY_SMALL);
 	*rlen = SIGNER_REPLY_LEN;
 	if (n < SIGNER_REQ_HEADER || n > SIGNER_REQ_MAX) {
 		proc_log("refused a request of %zu bytes (from %d to %d are fine)", n,
@@ -540,6 +589,9 @@ proc_request(struct proc *p, size_t n, uint8_t *reply, size_t *rlen)
 		break;
 	case SIGNER_OP_ROTATE_ABORT:
 		status = proc_rotate_abort(p, msg, len);
+		break;
+	case SIGNER_OP_SIGN_MANY:
+		status = proc_sign_many(p->kp, msg, len, reply, rlen);
 		break;
 	default:
 		status = proc_request_sign(p->kp, type, msg, len, reply + 4);

@@ -49,6 +49,23 @@
  *   SIGNER_OP_ROTATE_ABORT, msg = the pending pk[32]: forget the pending
  *   key and remove KEYFILE.new. Reply as a signature's, sig zero.
  *
+ * Bulk issuance (issue 7, key.issue --count):
+ *
+ *   SIGNER_OP_SIGN_MANY, msg = u32 count, then count times { u32 length,
+ *   u8 payload[length] }, filling msg exactly: 1 to SIGNER_MANY_MAX
+ *   license payloads of 1 to KG_PAYLOAD_MAX bytes each, every one signed
+ *   in KG_DOMAIN_LICENSE, the only domain signed many at a time (replies
+ *   are batched under one Merkle root instead). Reply:
+ *	u32 status, u32 count, u8 sig[64] times count, in the request's
+ *	order (SIGNER_MANY_REPLY_HEADER + 64 * count bytes, at most
+ *	SIGNER_MANY_REPLY_MAX); on a refusal or failure a signature's reply,
+ *	sig zero: all the payloads are signed or none.
+ *   The parent may send up to SIGNER_MANY_SLOTS of these before it reads
+ *   the first reply, so this process signs while keygated stores and
+ *   encodes other keys: requests are served one after another and
+ *   answered in order. A request is at most SIGNER_REQ_MAX bytes like any
+ *   other; the parent's send buffer holds SIGNER_MANY_INFLIGHT of them.
+ *
  * Each rotation op needs one descriptor at a time for a moment (the
  * passphrase file, KEYFILE, KEYFILE.new, the directory for fsync), so
  * RLIMIT_NOFILE is PROC_FD + 2: one number above the fixed ones, free
@@ -79,6 +96,14 @@
 #define SIGNER_OP_ROTATE_PREPARE	0x100
 #define SIGNER_OP_ROTATE_COMMIT		0x101
 #define SIGNER_OP_ROTATE_ABORT		0x102
+#define SIGNER_OP_SIGN_MANY		0x103
+
+/* SIGNER_OP_SIGN_MANY (SIGNER_MANY_MAX, _SLOTS and _INFLIGHT: signer.h). */
+#define SIGNER_MANY_HEADER	4			/* u32 count */
+#define SIGNER_MANY_ENTRY_HEADER	4		/* u32 length */
+#define SIGNER_MANY_REPLY_HEADER	8		/* u32 status, u32 count */
+#define SIGNER_MANY_REPLY_MAX	(SIGNER_MANY_REPLY_HEADER + \
+				    SIGNER_MANY_MAX * KG_SIG_LEN)
 
 /* The systemd credential that holds the passphrase of a sealed key. */
 #define SIGNER_CREDENTIAL_NAME	"keygated-passphrase"

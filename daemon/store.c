@@ -20,22 +20,23 @@
  * at the maximum) with mdb_env_set_mapsize and the write run once more; each
  * write operation in the table is its *_once body behind a wrapper that does
  * this. LMDB allows mdb_env_set_mapsize only while the process has no
- * transaction active, and it does not check: so the store grows the map only
- * between transactions, after the failed write transaction was aborted,
- * when no read transaction is open (nreaders counts them; a write made from
- * inside a list callback just returns STORE_FULL), and after aborting (not
- * just resetting) the cached read transaction. Without a higher maximum a
+ * transaction active, and it does not check: so every transaction holds
+ * ls->grow shared from begin to end, and the map grows under ls->grow
+ * exclusive, after the failed write transaction was aborted, when the
+ * growing thread has no transaction of its own open (a write made from
+ * inside a list callback just returns STORE_FULL). Cached read transactions
+ * of an older map generation are aborted, not renewed. Without a higher maximum a
  * full map is STORE_FULL and nothing was written, as before. The data file
  * grows as pages are used; a restart with a smaller map_size keeps the size
  * the data needs (LMDB never maps less than the file's used pages).
  *
- * Threads: the daemon is single-threaded today. The environment is opened
- * with MDB_NOTLS, so read transactions are not bound to a thread and one
- * thread may hold several (a list callback may call the store again). The
- * only per-store state that is not thread safe is the cached read
- * transaction (rtxn, rtxn_busy): a multi-threaded caller needs one handle
- * per thread or a lock around it. Write transactions are serialized by
- * LMDB itself, also across processes.
+ * Threads: keygated's worker threads share one store. The environment is
+ * opened with MDB_NOTLS, so read transactions are not bound to a thread
+ * and one thread may hold several (a list callback may call the store
+ * again). Each thread keeps its own cached read transaction (reset when
+ * idle, renewed for the next read: thread-local, tl_rtxn), which it must
+ * abort with store_thread_end before it exits. Write transactions are
+ * serialized by LMDB itself, also across processes.
  */
 #include <sys/stat.h>
 
@@ -43,7 +44,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,11 +101,20 @@ struct lstore {
 	struct store	 base;		/* first: a store * is an lstore * */
 	MDB_env		*env;
 	MDB_dbi		 dbi[DB__COUNT];
-	MDB_txn		*rtxn;		/* cached read txn, reset when idle */
-	bool		 rtxn_busy;
-	unsigned	 nreaders;	/* read txns open (cached one included) */
+	pthread_rwlock_t grow;		/* shared by every transaction; exclusive to grow */
+	_Atomic unsigned map_gen;	/* map growths so far */
 	uint64_t	 map_max;	/* grow the map up to this (bytes) */
 };
+
+/* This thread's cached read transaction, and its transactions now open. */
+static _Thread_local struct {
+	struct lstore	*ls;		/* the store it belongs to */
+	MDB_txn		*txn;		/* reset when idle */
+	unsigned	 gen;		/* ls->map_gen when it began */
+	bool		 busy;
+	unsigned	 open;		/* transactions open in this thread */
+	unsigned	 held;		/* store_read_hold depth: reads share txn */
+} tl_rtxn;
 
 /* One transaction and the operation it serves (for log lines). */
 struct tx {
@@ -111,6 +123,7 @@ struct tx {
 	const char	*op;
 	bool		 write;
 	bool		 cached;
+	bool		 held;		/* a read inside store_read_hold */
 };
 
 /* Visitor of db_each: rec is the decoded record (or the raw MDB_val). */
@@ -242,6 +255,37 @@ tx_fail(const struct tx *tx, const char *call, enum db d, int rc)
 	return STORE_IO;
 }
 
+/* Drop this thread's cached read transaction of ls (NULL: of any store). */
+static void
+tl_rtxn_drop(struct lstore *ls)
+{
+	if (tl_rtxn.txn != NULL && !tl_rtxn.busy &&
+	    (ls == NULL || tl_rtxn.ls == ls)) {
+		mdb_txn_abort(tl_rtxn.txn);
+		tl_rtxn.txn = NULL;
+		tl_rtxn.ls = NULL;
+	}
+}
+
+/*
+ * Another process grew the map (MDB_MAP_RESIZED): adopt its size, with no
+ * transaction open in this process. Only when this thread has none open.
+ */
+static int
+tx_adopt_size(struct lstore *ls)
+{
+	int	rc;
+
+	if (tl_rtxn.open > 0)
+		return MDB_MAP_RESIZED;
+	(void)pthread_rwlock_wrlock(&ls->grow);
+	tl_rtxn_drop(ls);
+	rc = mdb_env_set_mapsize(ls->env, 0);
+	atomic_fetch_add(&ls->map_gen, 1);
+	(void)pthread_rwlock_unlock(&ls->grow);
+	return rc;
+}
+
 static int
 tx_begin(struct lstore *ls, struct tx *tx, bool write, const char *op)
 {
@@ -251,37 +295,56 @@ tx_begin(struct lstore *ls, struct tx *tx, bool write, const char *op)
 	tx->ls = ls;
 	tx->op = op;
 	tx->write = write;
-	if (!write && !ls->rtxn_busy) {
-		if (ls->rtxn == NULL)
+	if (!write && tl_rtxn.held > 0 && tl_rtxn.ls == ls && tl_rtxn.busy) {
+		/* Inside store_read_hold: the held snapshot serves this read. */
+		tx->txn = tl_rtxn.txn;
+		tx->held = true;
+		return STORE_OK;
+	}
+	(void)pthread_rwlock_rdlock(&ls->grow);
+	if (!write && !tl_rtxn.busy && (tl_rtxn.ls == ls || tl_rtxn.txn == NULL)) {
+		if (tl_rtxn.txn != NULL &&
+		    tl_rtxn.gen != atomic_load(&ls->map_gen))
+			tl_rtxn_drop(ls);
+		if (tl_rtxn.txn == NULL) {
+			tl_rtxn.gen = atomic_load(&ls->map_gen);
 			rc = mdb_txn_begin(ls->env, NULL, MDB_RDONLY,
-			    &ls->rtxn);
-		else if ((rc = mdb_txn_renew(ls->rtxn)) != 0) {
-			mdb_txn_abort(ls->rtxn);
-			ls->rtxn = NULL;
+			    &tl_rtxn.txn);
+			if (rc != 0)
+				tl_rtxn.txn = NULL;
+		} else if ((rc = mdb_txn_renew(tl_rtxn.txn)) != 0) {
+			mdb_txn_abort(tl_rtxn.txn);
+			tl_rtxn.txn = NULL;
 		}
 		if (rc == 0) {
-			ls->rtxn_busy = true;
-			ls->nreaders++;
-			tx->txn = ls->rtxn;
+			tl_rtxn.ls = ls;
+			tl_rtxn.busy = true;
+			tl_rtxn.open++;
+			tx->txn = tl_rtxn.txn;
 			tx->cached = true;
 			return STORE_OK;
 		}
-		if (rc != MDB_MAP_RESIZED)
+		if (rc != MDB_MAP_RESIZED) {
+			(void)pthread_rwlock_unlock(&ls->grow);
 			return tx_fail(tx, "mdb_txn_begin", DB__COUNT, rc);
+		}
 	}
 	rc = mdb_txn_begin(ls->env, NULL, write ? 0 : MDB_RDONLY, &tx->txn);
 	if (rc == MDB_MAP_RESIZED) {
 		/* Another process grew the map: adopt its size, retry once. */
-		if ((rc = mdb_env_set_mapsize(ls->env, 0)) == 0)
+		(void)pthread_rwlock_unlock(&ls->grow);
+		rc = tx_adopt_size(ls);
+		(void)pthread_rwlock_rdlock(&ls->grow);
+		if (rc == 0)
 			rc = mdb_txn_begin(ls->env, NULL,
 			    write ? 0 : MDB_RDONLY, &tx->txn);
 	}
 	if (rc != 0) {
 		tx->txn = NULL;
+		(void)pthread_rwlock_unlock(&ls->grow);
 		return tx_fail(tx, "mdb_txn_begin", DB__COUNT, rc);
 	}
-	if (!write)
-		ls->nreaders++;
+	tl_rtxn.open++;
 	return STORE_OK;
 }
 
@@ -299,20 +362,59 @@ tx_finish(struct tx *tx, int err)
 	if (txn == NULL)
 		return err;
 	tx->txn = NULL;
-	if (!tx->write)
-		tx->ls->nreaders--;
+	if (tx->held)
+		return err;
+	tl_rtxn.open--;
 	if (tx->cached) {
 		mdb_txn_reset(txn);
-		tx->ls->rtxn_busy = false;
-		return err;
-	}
-	if (!tx->write || err != STORE_OK) {
+		tl_rtxn.busy = false;
+	} else if (!tx->write || err != STORE_OK)
 		mdb_txn_abort(txn);
-		return err;
+	else if ((rc = mdb_txn_commit(txn)) != 0)
+		err = tx_fail(tx, "mdb_txn_commit", DB__COUNT, rc);
+	(void)pthread_rwlock_unlock(&tx->ls->grow);
+	return err;
+}
+
+/* Reads share one snapshot until store_read_release: see store.h. */
+void
+store_read_hold(struct store *st)
+{
+	struct tx	tx;
+
+	if (st == NULL)
+		return;
+	if (tl_rtxn.held > 0) {
+		tl_rtxn.held++;
+		return;
 	}
-	if ((rc = mdb_txn_commit(txn)) != 0)
-		return tx_fail(tx, "mdb_txn_commit", DB__COUNT, rc);
-	return STORE_OK;
+	/* The cached read transaction, begun and left open. */
+	if (tx_begin(lstore(st), &tx, false, __func__) == STORE_OK && tx.cached)
+		tl_rtxn.held = 1;
+	else
+		(void)tx_finish(&tx, STORE_OK);
+}
+
+void
+store_read_release(struct store *st)
+{
+	struct tx	tx;
+
+	if (st == NULL || tl_rtxn.held == 0 || --tl_rtxn.held > 0)
+		return;
+	memset(&tx, 0, sizeof(tx));
+	tx.ls = lstore(st);
+	tx.txn = tl_rtxn.txn;
+	tx.cached = true;
+	(void)tx_finish(&tx, STORE_OK);
+}
+
+/* This thread is done with the store: see store.h. */
+void
+store_thread_end(struct store *st)
+{
+	if (st != NULL)
+		tl_rtxn_drop(lstore(st));
 }
 
 /*
@@ -335,23 +437,30 @@ map_grow(struct lstore *ls)
 	cur = info.me_mapsize;
 	if (cur >= ls->map_max)
 		return -1;
-	if (ls->nreaders > 0) {
+	if (tl_rtxn.open > 0) {
 		log_warn("%s: the map is full but a read transaction is open: "
 		    "not growing it now", __func__);
 		return -1;
 	}
-	next = cur > ls->map_max / 2 ? ls->map_max : cur * 2;
-	if (ls->rtxn != NULL) {
-		mdb_txn_abort(ls->rtxn);
-		ls->rtxn = NULL;
+	/* No transaction anywhere in the process while the map changes. */
+	(void)pthread_rwlock_wrlock(&ls->grow);
+	if (mdb_env_info(ls->env, &info) == 0 && info.me_mapsize > cur) {
+		/* Another thread grew it meanwhile. */
+		(void)pthread_rwlock_unlock(&ls->grow);
+		return 0;
 	}
-	if ((rc = mdb_env_set_mapsize(ls->env, (size_t)next)) != 0) {
+	next = cur > ls->map_max / 2 ? ls->map_max : cur * 2;
+	tl_rtxn_drop(ls);
+	rc = mdb_env_set_mapsize(ls->env, (size_t)next);
+	atomic_fetch_add(&ls->map_gen, 1);
+	if (rc == 0 && mdb_env_info(ls->env, &info) == 0)
+		next = info.me_mapsize;
+	(void)pthread_rwlock_unlock(&ls->grow);
+	if (rc != 0) {
 		log_error("%s: mdb_env_set_mapsize %" PRIu64 ": %s", __func__,
 		    next, mdb_strerror(rc));
 		return -1;
 	}
-	if (mdb_env_info(ls->env, &info) == 0)
-		next = info.me_mapsize;
 	log_info("store map grown from %" PRIu64 " KiB to %" PRIu64 " KiB "
 	    "(map_size_max_mb allows %" PRIu64 " KiB)", cur >> 10, next >> 10,
 	    ls->map_max >> 10);
@@ -702,6 +811,7 @@ store_open_lmdb(const char *dir, const struct store_options *opt,
 	}
 	ls->base.ops = &lmdb_ops;
 	ls->map_max = map_max;
+	pthread_rwlock_init(&ls->grow, NULL);
 	if ((rc = mdb_env_create(&ls->env)) != 0) {
 		ls->env = NULL;
 		goto lmdb_fail;
@@ -724,8 +834,10 @@ lmdb_fail:
 	log_error("%s: %s: %s", __func__, dir, mdb_strerror(rc));
 	err = rc == MDB_MAP_FULL ? STORE_FULL : STORE_IO;
 fail:
+	tl_rtxn_drop(ls);
 	if (ls->env != NULL)
 		mdb_env_close(ls->env);
+	pthread_rwlock_destroy(&ls->grow);
 	free(ls);
 	return err;
 }
@@ -737,9 +849,9 @@ lmdb_close(struct store *st)
 
 	if (ls == NULL)
 		return;
-	if (ls->rtxn != NULL)
-		mdb_txn_abort(ls->rtxn);
+	tl_rtxn_drop(ls);
 	mdb_env_close(ls->env);
+	pthread_rwlock_destroy(&ls->grow);
 	free(ls);
 }
 
@@ -1274,6 +1386,122 @@ done:
 	return err;
 }
 
+/*
+ * Append n records to a database the store keys in increasing order
+ * (licenses by serial, audit by seq): MDB_APPEND fills pages instead of
+ * splitting them in half. A key not above the last one is corruption.
+ */
+static int
+db_put_append(struct tx *tx, enum db d, const MDB_val *key,
+    const struct store_record_enc *e)
+{
+	int	err;
+
+	err = db_put(tx, d, key, e, MDB_APPEND);
+	if (err == STORE_EXISTS) {
+		log_error("%s: database %s holds a key above one the store "
+		    "assigns", tx->op, db_names[d]);
+		err = STORE_IO;
+	}
+	return err;
+}
+
+/*
+ * A bulk issue (see store.h): n licenses like *l, each with its license
+ * record, regno index entry and audit record, in one transaction. The
+ * counters and the audit chain's head are read once, carried in memory
+ * through the n licenses and written once at the end, leaving exactly
+ * what n calls of license_create would have left.
+ */
+static int
+lmdb_license_create_many_once(struct store *st, const struct store_license *l,
+    size_t n, const struct store_audit *a, struct store_issued *out)
+{
+	struct store_record_enc		 m;
+	struct store_license		 rec;
+	struct store_audit		 au;
+	struct store_record_meta	 serial, counter, head;
+	struct tx			 tx;
+	char				 mk[META_KEY_MAX];
+	uint8_t				 kb[8], ab[8];
+	MDB_val				 key;
+	size_t				 i;
+	int				 err, len;
+
+	if (!license_valid(l) || !audit_valid(a) || out == NULL || n == 0 ||
+	    n > STORE_CREATE_MANY_MAX)
+		return STORE_INVAL;
+	memcpy(&rec, l, sizeof(rec));
+	memcpy(&au, a, sizeof(au));
+	snprintf(mk, sizeof(mk), "%s%s", META_REGNO_PREFIX, rec.lic.product);
+	if ((err = tx_begin(lstore(st), &tx, true, __func__)) != STORE_OK)
+		return err;
+	if ((err = product_require(&tx, rec.lic.product)) != STORE_OK)
+		goto done;
+	if ((err = meta_get(&tx, META_SERIAL, &serial)) == STORE_NOTFOUND)
+		serial.value = 1;
+	else if (err != STORE_OK)
+		goto done;
+	if ((err = meta_get(&tx, mk, &counter)) != STORE_OK &&
+	    err != STORE_NOTFOUND)
+		goto done;
+	if ((err = meta_get(&tx, META_AUDIT, &head)) != STORE_OK &&
+	    err != STORE_NOTFOUND)
+		goto done;
+	err = STORE_OK;
+	for (i = 0; i < n && err == STORE_OK; i++) {
+		rec.lic.serial = serial.value + i;
+		counter.value++;
+		len = snprintf(rec.lic.regno, sizeof(rec.lic.regno),
+		    "%s-%06" PRIu64, rec.lic.product, counter.value);
+		if (len < 0 || (size_t)len >= sizeof(rec.lic.regno)) {
+			log_error("%s: regno counter of %s overflows", __func__,
+			    rec.lic.product);
+			err = STORE_IO;
+			break;
+		}
+		store_record_license_encode(&rec, &m);
+		store_record_be64_put(kb, rec.lic.serial);
+		key = val_bytes(kb, sizeof(kb));
+		if ((err = db_put_append(&tx, DB_LICENSES, &key, &m)) !=
+		    STORE_OK)
+			break;
+		key = val_str(rec.lic.regno);
+		err = db_put_raw(&tx, DB_REGNO, &key, kb, sizeof(kb),
+		    MDB_NOOVERWRITE);
+		if (err == STORE_EXISTS) {
+			log_error("%s: regno %s is already indexed", __func__,
+			    rec.lic.regno);
+			err = STORE_IO;
+		}
+		if (err != STORE_OK)
+			break;
+		/* The chain link, as audit_put makes it from the head. */
+		snprintf(au.object, sizeof(au.object), "%s", rec.lic.regno);
+		au.seq = head.value + 1;
+		memcpy(au.prev_hash, head.hash, KG_HASH_LEN);
+		store_record_audit_hash(&au, au.hash);
+		store_record_audit_encode(&au, &m);
+		store_record_be64_put(ab, au.seq);
+		key = val_bytes(ab, sizeof(ab));
+		if ((err = db_put_append(&tx, DB_AUDIT, &key, &m)) != STORE_OK)
+			break;
+		head.value = au.seq;
+		memcpy(head.hash, au.hash, KG_HASH_LEN);
+		out[i].serial = rec.lic.serial;
+		memcpy(out[i].regno, rec.lic.regno, sizeof(out[i].regno));
+	}
+	if (err == STORE_OK &&
+	    (err = meta_put(&tx, META_SERIAL, serial.value + n, NULL)) ==
+	    STORE_OK &&
+	    (err = meta_put(&tx, mk, counter.value, NULL)) == STORE_OK)
+		err = meta_put(&tx, META_AUDIT, head.value, head.hash);
+done:
+	if ((err = tx_finish(&tx, err)) != STORE_OK)
+		memset(out, 0, n * sizeof(*out));
+	return err;
+}
+
 static int
 license_get_tx(struct tx *tx, uint64_t serial, struct store_license *l)
 {
@@ -1467,59 +1695,63 @@ lmdb_act_list(struct store *st, store_act_cb cb, void *ctx)
 }
 
 /*
- * Redeem an act in one write transaction: read act and license, let decide
- * rule, and on KG_REASON_OK write what it changed. The license and the act
- * are written only when decide changed them; the audit record when decide
- * filled one (an action). A change without an audit record is refused
- * (STORE_INVAL). decide must not call the store: it runs inside the write
- * transaction. *reason is KG_REASON_OK on success, decide's reason with
- * STORE_REFUSED, KG_REASON_STORAGE_FULL with STORE_FULL and
- * KG_REASON_INTERNAL for any other error.
+ * Redeem one act inside the write transaction tx: read act and license, let
+ * decide rule, and on KG_REASON_OK write what it changed. The license and
+ * the act are written only when decide changed them; the audit record when
+ * decide filled one (an action). A change without an audit record is
+ * refused (STORE_INVAL). decide must not call the store: it runs inside the
+ * write transaction. Sets r->err and r->reason for this redemption alone
+ * (STORE_REFUSED with decide's reason, STORE_NOTFOUND or STORE_INVAL write
+ * nothing) and returns 0, or returns the error (STORE_IO, STORE_FULL) that
+ * must abort the whole transaction.
  */
 static int
-lmdb_act_redeem_once(struct store *st, const char *number, uint64_t serial,
-    store_redeem_fn decide, void *ctx, enum kg_reason *reason)
+redeem_rule_in_tx(struct tx *tx, struct store_redeem *r)
 {
 	struct store_record_enc	 lm, lm0, am, am0;
 	struct store_license	 cur, next_lic;
 	struct store_act	 act, next_act;
 	struct store_audit	 audit;
-	enum kg_reason		 r, dummy;
-	struct tx		 tx;
+	enum kg_reason		 why;
 	uint8_t			 kb[8];
 	MDB_val			 key;
 	int			 err, lic_changed, act_changed;
 
-	if (reason == NULL)
-		reason = &dummy;
-	*reason = KG_REASON_INTERNAL;
-	if (decide == NULL)
-		return STORE_INVAL;
-	if ((err = key_check(number, KG_CODE_MAX)) != STORE_OK) {
+	r->reason = KG_REASON_INTERNAL;
+	r->err = STORE_INVAL;
+	if (r->decide == NULL)
+		return 0;
+	if ((err = key_check(r->number, KG_CODE_MAX)) != STORE_OK) {
+		r->err = err;
 		if (err == STORE_NOTFOUND) {
-			*reason = KG_REASON_ACT_UNKNOWN;
-			err = STORE_REFUSED;
+			r->reason = KG_REASON_ACT_UNKNOWN;
+			r->err = STORE_REFUSED;
 		}
-		return err;
+		return 0;
 	}
-	if ((err = tx_begin(lstore(st), &tx, true, __func__)) != STORE_OK)
-		goto out;
-	key = val_str(number);
-	err = db_get(&tx, DB_ACTS, &key, STORE_RECORD_ACT, &act);
+	key = val_str(r->number);
+	err = db_get(tx, DB_ACTS, &key, STORE_RECORD_ACT, &act);
 	if (err == STORE_NOTFOUND) {
-		*reason = KG_REASON_ACT_UNKNOWN;
-		err = STORE_REFUSED;
+		r->reason = KG_REASON_ACT_UNKNOWN;
+		r->err = STORE_REFUSED;
+		return 0;
 	}
-	if (err != STORE_OK || (err = license_get_tx(&tx, serial, &cur)) != 0)
-		goto done;
+	if (err == STORE_OK)
+		err = license_get_tx(tx, r->serial, &cur);
+	if (err == STORE_NOTFOUND || err == STORE_INVAL) {
+		r->err = err;
+		return 0;
+	}
+	if (err != STORE_OK)
+		return err;
 	memcpy(&next_lic, &cur, sizeof(next_lic));
 	memcpy(&next_act, &act, sizeof(next_act));
 	memset(&audit, 0, sizeof(audit));
-	if ((r = decide(ctx, &act, &cur, &next_lic, &next_act, &audit)) !=
-	    KG_REASON_OK) {
-		*reason = r;
-		err = STORE_REFUSED;
-		goto done;
+	if ((why = r->decide(r->ctx, &act, &cur, &next_lic, &next_act,
+	    &audit)) != KG_REASON_OK) {
+		r->reason = why;
+		r->err = STORE_REFUSED;
+		return 0;
 	}
 	if (!license_valid(&next_lic) || !act_valid(&next_act) ||
 	    next_lic.lic.serial != cur.lic.serial ||
@@ -1527,8 +1759,7 @@ lmdb_act_redeem_once(struct store *st, const char *number, uint64_t serial,
 	    strcmp(next_act.number, act.number) != 0 ||
 	    (audit.action[0] != '\0' && !audit_valid(&audit))) {
 		log_error("%s: decide returned an invalid change", __func__);
-		err = STORE_INVAL;
-		goto done;
+		return 0;
 	}
 	store_record_license_encode(&cur, &lm0);
 	store_record_license_encode(&next_lic, &lm);
@@ -1538,35 +1769,74 @@ lmdb_act_redeem_once(struct store *st, const char *number, uint64_t serial,
 	act_changed = store_record_enc_differ(&am0, &am);
 	if (lic_changed < 0 || act_changed < 0) {
 		log_error("%s: out of memory", __func__);
-		err = STORE_IO;
-		goto done;
+		return STORE_IO;
 	}
 	if ((lic_changed || act_changed) && audit.action[0] == '\0') {
 		log_error("%s: decide changed records without an audit record",
 		    __func__);
-		err = STORE_INVAL;
-		goto done;
+		return 0;
 	}
 	if (lic_changed) {
-		store_record_be64_put(kb, serial);
+		store_record_be64_put(kb, r->serial);
 		key = val_bytes(kb, sizeof(kb));
-		if ((err = db_put(&tx, DB_LICENSES, &key, &lm, 0)) != 0)
-			goto done;
+		if ((err = db_put(tx, DB_LICENSES, &key, &lm, 0)) != 0)
+			return err;
 	}
 	if (act_changed) {
-		key = val_str(number);
-		if ((err = db_put(&tx, DB_ACTS, &key, &am, 0)) != 0)
-			goto done;
+		key = val_str(r->number);
+		if ((err = db_put(tx, DB_ACTS, &key, &am, 0)) != 0)
+			return err;
 	}
-	if (audit.action[0] != '\0')
-		err = audit_put(&tx, &audit);
-done:
-	err = tx_finish(&tx, err);
-out:
-	if (err == STORE_OK)
-		*reason = KG_REASON_OK;
-	else if (err == STORE_FULL)
-		*reason = KG_REASON_STORAGE_FULL;
+	if (audit.action[0] != '\0' && (err = audit_put(tx, &audit)) != 0)
+		return err;
+	r->err = STORE_OK;
+	r->reason = KG_REASON_OK;
+	return 0;
+}
+
+/* One redemption with its gate and done (store.h), inside tx. */
+static int
+redeem_in_tx(struct tx *tx, struct store_redeem *r)
+{
+	enum kg_reason	why;
+	int		err;
+
+	if (r->gate != NULL && (why = r->gate(r->ctx)) != KG_REASON_OK) {
+		r->reason = why;
+		r->err = STORE_REFUSED;
+		return 0;
+	}
+	if ((err = redeem_rule_in_tx(tx, r)) == 0 && r->done != NULL)
+		r->done(r->ctx, r->reason);
+	return err;
+}
+
+/*
+ * Redeem n acts in one write transaction, in order, each seeing the ones
+ * before it (group commit: one durable commit for all). See store.h.
+ */
+static int
+lmdb_act_redeem_many_once(struct store *st, struct store_redeem *r, size_t n,
+    void (*before_commit)(void *), void *arg)
+{
+	struct tx	tx;
+	size_t		i;
+	int		err;
+
+	if ((err = tx_begin(lstore(st), &tx, true, __func__)) == STORE_OK) {
+		for (i = 0; i < n && err == STORE_OK; i++)
+			err = redeem_in_tx(&tx, &r[i]);
+		if (err == STORE_OK && before_commit != NULL)
+			before_commit(arg);
+		err = tx_finish(&tx, err);
+	}
+	if (err != STORE_OK) {
+		for (i = 0; i < n; i++) {
+			r[i].err = err;
+			r[i].reason = err == STORE_FULL ?
+			    KG_REASON_STORAGE_FULL : KG_REASON_INTERNAL;
+		}
+	}
 	return err;
 }
 
@@ -1920,6 +2190,18 @@ lmdb_license_import(struct store *st, struct store_license *l, size_t n,
 	return err;
 }
 
+/* A batch may need more than one doubling: grow until it fits or cannot. */
+static int
+lmdb_license_create_many(struct store *st, const struct store_license *l,
+    size_t n, const struct store_audit *a, struct store_issued *out)
+{
+	int	err = lmdb_license_create_many_once(st, l, n, a, out);
+
+	while (map_grown(st, err))
+		err = lmdb_license_create_many_once(st, l, n, a, out);
+	return err;
+}
+
 static int
 lmdb_act_register(struct store *st, const struct store_act *act,
     const struct store_audit *a)
@@ -1944,15 +2226,29 @@ lmdb_act_void(struct store *st, const char *number,
 
 /* decide runs again on the retry: renew_decide allows that (renew.c). */
 static int
+lmdb_act_redeem_many(struct store *st, struct store_redeem *r, size_t n,
+    void (*before_commit)(void *), void *arg)
+{
+	int	err = lmdb_act_redeem_many_once(st, r, n, before_commit, arg);
+
+	if (map_grown(st, err))
+		err = lmdb_act_redeem_many_once(st, r, n, before_commit, arg);
+	return err;
+}
+
+/* One redemption: a group of one. */
+static int
 lmdb_act_redeem(struct store *st, const char *number, uint64_t serial,
     store_redeem_fn decide, void *ctx, enum kg_reason *reason)
 {
-	int	err = lmdb_act_redeem_once(st, number, serial, decide, ctx,
-		    reason);
+	struct store_redeem	r = { .number = number, .serial = serial,
+				    .decide = decide, .ctx = ctx };
+	int			err;
 
-	if (map_grown(st, err))
-		err = lmdb_act_redeem_once(st, number, serial, decide, ctx,
-		    reason);
+	if ((err = lmdb_act_redeem_many(st, &r, 1, NULL, NULL)) == STORE_OK)
+		err = r.err;
+	if (reason != NULL)
+		*reason = r.reason;
 	return err;
 }
 
@@ -2017,11 +2313,13 @@ static const struct store_ops lmdb_ops = {
 	.license_update = lmdb_license_update,
 	.license_list = lmdb_license_list,
 	.license_import = lmdb_license_import,
+	.license_create_many = lmdb_license_create_many,
 	.act_register = lmdb_act_register,
 	.act_get = lmdb_act_get,
 	.act_void = lmdb_act_void,
 	.act_list = lmdb_act_list,
 	.act_redeem = lmdb_act_redeem,
+	.act_redeem_many = lmdb_act_redeem_many,
 	.subscription_set = lmdb_subscription_set,
 	.subscription_get = lmdb_subscription_get,
 	.signing_key_put = lmdb_signing_key_put,

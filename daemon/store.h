@@ -98,6 +98,15 @@ struct store_act {
 	kg_money		price;
 };
 
+/* What license_create_many assigned to one license. */
+struct store_issued {
+	uint64_t	serial;
+	char		regno[KG_REGNO_MAX + 1];
+};
+
+/* Licenses in one license_create_many transaction at most. */
+#define STORE_CREATE_MANY_MAX	100000
+
 /* A serialized RotationStatement (keygate.proto) is far shorter than this. */
 #define STORE_ROTATION_MAX	256
 
@@ -148,6 +157,44 @@ struct store;
 typedef enum kg_reason (*store_redeem_fn)(void *ctx, const struct store_act *act,
     const struct store_license *cur, struct store_license *next_lic,
     struct store_act *next_act, struct store_audit *audit);
+
+/*
+ * One redemption of act_redeem_many. gate and done (either may be NULL) run
+ * inside the transaction too, in order with the other redemptions: gate
+ * before anything is read (another reason than KG_REASON_OK refuses the
+ * redemption with it: a caller over its failure budget), done with the
+ * ruling (any reason, act_unknown included) once it is made, so that a
+ * failure is counted before the next redemption of the group is gated.
+ * Like decide they may run again when the transaction is retried, and
+ * must not call the store.
+ */
+struct store_redeem {
+	const char		*number;	/* the act */
+	uint64_t		 serial;	/* the license that presents it */
+	store_redeem_fn		 decide;
+	enum kg_reason		(*gate)(void *ctx);
+	void			(*done)(void *ctx, enum kg_reason reason);
+	void			*ctx;		/* decide's, gate's and done's */
+	int			 err;		/* out: as act_redeem returns */
+	enum kg_reason		 reason;	/* out: as act_redeem's *reason */
+};
+
+/*
+ * A thread that used st and is about to exit (keygated's worker threads)
+ * drops its cached read transaction. The thread that closes the store need
+ * not: close does it.
+ */
+void	store_thread_end(struct store *st);
+
+/*
+ * Reads from here to the matching store_read_release (which nest) share
+ * one read transaction, so one request's several reads see one snapshot
+ * and cost one transaction. Writes are not affected, but a write that
+ * finds the map full cannot grow it meanwhile (STORE_FULL): release before
+ * writing. A hold that cannot begin leaves every read on its own.
+ */
+void	store_read_hold(struct store *st);
+void	store_read_release(struct store *st);
 
 /* Called once per record by list functions; return nonzero to stop. */
 typedef int (*store_product_cb)(void *ctx, const struct store_product *p);
@@ -205,6 +252,17 @@ struct store_ops {
 	 */
 	int	(*license_import)(struct store *, struct store_license *, size_t n,
 		    const struct store_audit *, size_t *bad);
+	/*
+	 * A bulk issue: n licenses like *l (its serial and regno are not read),
+	 * each with its own audit record (*a with object set to the license's
+	 * regno, as license_create does), in one transaction: all or nothing.
+	 * Serials and the product's registration numbers are assigned in order,
+	 * as n calls of license_create would assign them; out[0..n) gets them
+	 * on STORE_OK only. n is 1 to STORE_CREATE_MANY_MAX. STORE_INVAL also
+	 * when the product is not stored.
+	 */
+	int	(*license_create_many)(struct store *, const struct store_license *l,
+		    size_t n, const struct store_audit *a, struct store_issued *out);
 
 	int	(*act_register)(struct store *, const struct store_act *,
 		    const struct store_audit *);
@@ -214,6 +272,20 @@ struct store_ops {
 	/* Atomically: read act and license, decide, write both and the audit record. */
 	int	(*act_redeem)(struct store *, const char *number, uint64_t serial,
 		    store_redeem_fn decide, void *ctx, enum kg_reason *reason);
+	/*
+	 * Group commit: the n redemptions of r, in order, in one write
+	 * transaction, each as act_redeem would do it and seeing the ones
+	 * before it; a refused one writes nothing of its own. STORE_OK when
+	 * the transaction committed (then each r[i].err and r[i].reason say
+	 * how its redemption went: STORE_OK, STORE_REFUSED, ...), else the
+	 * error that aborted it, which is then every r[i].err as well.
+	 * before_commit (may be NULL) is called with arg once every
+	 * redemption has been ruled and written, just before the commit
+	 * (r[i].err as they will be if it succeeds): work that can overlap
+	 * the commit's disk writes starts there. It must not call the store.
+	 */
+	int	(*act_redeem_many)(struct store *, struct store_redeem *r, size_t n,
+		    void (*before_commit)(void *), void *arg);
 
 	int	(*subscription_set)(struct store *, const char *licensee, kg_date until,
 		    const struct store_audit *);

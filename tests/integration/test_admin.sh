@@ -220,7 +220,7 @@ for args in "product add 'A B' --name X --price 1" \
     "release withdraw DEMO" \
     "key issue DEMO PRO" \
     "key issue DEMO PRO --licensee X --count 0" \
-    "key issue DEMO PRO --licensee X --count 100001" \
+    "key issue DEMO PRO --licensee X --count 1000001" \
     "key issue DEMO PRO --licensee X --count 5x" \
     "key issue DEMO PRO --licensee X --trial-days 0" \
     "key issue DEMO PRO --licensee X --created 2026-13-01" \

@@ -14,7 +14,16 @@
 # - an Error reply (an unreadable frame) is batched and verified like the
 #   rest, and the connection is closed after it;
 # - the metrics' batch histogram counts signatures and the replies they
-#   signed.
+#   signed;
+# - group commit (issue 7 item 6): 10 activate requests pipelined in one
+#   write are redeemed in one write transaction (the group-size histogram
+#   moves by one commit of 10), in order, each seeing the one before it
+#   (the same license renewed ten times: each new expiry later than the
+#   last); an act presented by two keys in one group renews only the first
+#   (act_used for the second); every reply verifies; after a restart the
+#   store holds exactly what was acknowledged;
+# - the R16 failure budget holds inside a group: 20 wrong act numbers
+#   pipelined in one write get 5 act_unknown answers, then rate_limited.
 . "$(dirname "$0")/lib.sh"
 
 D=$T/d
@@ -26,9 +35,13 @@ EOF
 kg_start "$D" || exit 1
 kg_product BAT "Batch Ltd"
 kg_wire_key BAT
+KEY2=$(adm --json key issue BAT STD --licensee "Second Ltd" | jget key)
+KEY3=$(adm --json key issue BAT STD --licensee "Third Ltd" | jget key)
+export KEY2 KEY3
+kg_register_acts GRP 12 BAT 12
 export KG_MPORT=$(cat "$D/metrics.port")
 
-kgpy - >"$T/batch.out" 2>&1 <<'EOF'
+T="$T" kgpy - >"$T/batch.out" 2>&1 <<'EOF'
 import os, socket, struct, threading, urllib.request
 import kgwire as w
 
@@ -154,6 +167,57 @@ r2 = w.reply_open(w.read_frame(e), pk)
 say(r1["verdict"]["verdict"] == "update" and r2.get("error", {}).get("reason") == "bad_request",
     "a check then an unreadable frame: a verdict, then bad_request, in order")
 say(w.closed(e), "the connection is closed after the error reply")
+
+# ---- group commit: 10 activations pipelined on one connection
+def counters(prefix):
+    body = urllib.request.urlopen("http://127.0.0.1:%s/metrics" %
+                                  os.environ["KG_MPORT"], timeout=10).read().decode()
+    return {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1])
+            for l in body.splitlines() if l.startswith(prefix)}
+g0 = counters("keygate_redemption_group_size_")
+a = w.connect(port)
+reqs = []
+for i in range(10):
+    nonce = os.urandom(16)
+    reqs.append((nonce, w.request("activate", nonce, key=key, act="GRP-%d" % i)))
+a.sendall(b"".join(w.frame(q) for _, q in reqs))
+expiries, ok = [], True
+for i, (nonce, q) in enumerate(reqs):
+    r = w.reply_open(w.read_frame(a), pk, nonce, q)
+    v = r.get("verdict") or {}
+    ok = ok and v.get("reason") == "ok" and v.get("renewal") is not None
+    expiries.append(v.get("support_expiry"))
+say(ok, "10 pipelined activations: each renewed, each reply verified, in order")
+say(all(expiries[i] < expiries[i + 1] for i in range(9)),
+    "each saw the one before it: expiries %s .. %s" % (expiries[0], expiries[-1]))
+g1 = counters("keygate_redemption_group_size_")
+say(g1["keygate_redemption_group_size_count"] - g0["keygate_redemption_group_size_count"] == 1 and
+    g1["keygate_redemption_group_size_sum"] - g0["keygate_redemption_group_size_sum"] == 10,
+    "metrics: one durable commit for the 10 redemptions")
+open(os.environ["T"] + "/acked_expiry", "w").write(str(expiries[-1]))
+
+# ---- one act, two keys, one group: the first renews, the second is refused
+n1, n2 = os.urandom(16), os.urandom(16)
+q1 = w.request("activate", n1, key=os.environ["KEY2"], act="GRP-10")
+q2 = w.request("activate", n2, key=os.environ["KEY3"], act="GRP-10")
+a.sendall(w.frame(q1) + w.frame(q2))
+r1 = w.reply_open(w.read_frame(a), pk, n1, q1)["verdict"]
+r2 = w.reply_open(w.read_frame(a), pk, n2, q2)["verdict"]
+say(r1["reason"] == "ok" and r1["renewal"] is not None and r2["reason"] == "act_used",
+    "the same act twice in one group: ok, then act_used (%s, %s)" % (r1["reason"], r2["reason"]))
+
+# ---- R16 holds inside a group: 20 guesses pipelined in one write get 5 tries
+b = w.connect(port, source="127.0.0.5")
+reqs = []
+for i in range(20):
+    nonce = os.urandom(16)
+    reqs.append((nonce, w.request("activate", nonce, key=os.environ["KEY3"],
+                                  act="NOPE-%d" % i)))
+b.sendall(b"".join(w.frame(q) for _, q in reqs))
+reasons = [w.reply_open(w.read_frame(b), pk, n, q)["verdict"]["reason"] for n, q in reqs]
+say(reasons[:5] == ["act_unknown"] * 5 and reasons[5:] == ["rate_limited"] * 15,
+    "20 pipelined guesses: 5 act_unknown, then rate_limited (%s)" %
+    ",".join(r[:8] for r in reasons))
 EOF
 cat "$T/batch.out"
 check "the python checks ran" grep -q "the connection is closed after" "$T/batch.out"
@@ -161,4 +225,13 @@ check "no python check failed" bash -c "! grep -v '^OK ' '$T/batch.out' | grep -
 check "keygated is still running" kill -0 "$KG_PID"
 check "one more check through the real CLI" bash -c \
     "'$CLI' --server 127.0.0.1:$KG_PORT --pubkey '$D/signing.pub' check --key '$KEY' --product BAT --version 1.0.0 >/dev/null"
+
+# What was acknowledged is durable: kill -9, restart, read it back.
+kg_kill9
+kg_start "$D" || exit 1
+expect_eq "after kill -9 the license has the last acknowledged expiry" \
+    "$(adm --json key show "$KEY" | jget support_expiry)" "$(cat "$T/acked_expiry")"
+expect_eq "GRP-9 is redeemed" "$(adm --json act show GRP-9 | jget state)" redeemed
+expect_eq "GRP-10 went to the second key only" \
+    "$(adm --json act show GRP-10 | jget state)" redeemed
 kg_done

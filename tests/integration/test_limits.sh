@@ -34,7 +34,10 @@ kg_init "$D"
 cat >>"$D/keygated.conf" <<'EOF'
 # test_limits: a cap of 200, short read and write timeouts, a small
 # output high-water mark; idle connections stay long enough to hold the cap.
+# One worker: the cap's "the idle longest goes" is exact within a worker
+# (with several, each closes its own idlest); test_workers covers several.
 max_connections = 200
+workers = 1
 idle_timeout = 30
 read_timeout = 3
 write_timeout = 2

@@ -181,6 +181,11 @@ want = {
 }
 for le in ("1", "2", "4", "8", "16", "32", "64", "128", "+Inf"):
     want[f'keygate_reply_batch_size_bucket{{le="{le}"}}'] = 10
+# The three activate requests: each one redemption in its own commit.
+want['keygate_redemption_group_size_count'] = 3
+want['keygate_redemption_group_size_sum'] = 3
+for le in ("1", "2", "4", "8", "16", "32", "64", "128", "+Inf"):
+    want[f'keygate_redemption_group_size_bucket{{le="{le}"}}'] = 3
 def say(ok, text):
     print(("OK " if ok else "FAIL ") + text)
 for name, n in want.items():

@@ -46,8 +46,8 @@ issued_audit() { adm --json audit | grep -c '"action":"key.issue"'; }
 check_k1() { kg_check_says "$T/k1.key" FULL 1.0.0 "update: install 1.1.0"; }
 
 # Fill the map: batches of 50 keys until one fails (at most 200 batches =
-# 10,000 keys, 120 s). A batch stores its keys one by one, so a failed batch
-# stores some; only whole batches count as acknowledged here.
+# 10,000 keys, 120 s). A batch is one store transaction (issue 7), so the
+# failed batch stored none of its keys.
 batches=0 failed_batch=no
 deadline=$((SECONDS + 120))
 while [ "$batches" -lt 200 ] && [ "$SECONDS" -lt "$deadline" ]; do
@@ -60,6 +60,8 @@ while [ "$batches" -lt 200 ] && [ "$SECONDS" -lt "$deadline" ]; do
 	fi
 done
 echo "map_size_mb = 1: $batches batches of 50 keys stored before one failed"
+expect_eq "full: the failed batch stored none of its keys" \
+    "$(licenses)" $((3 + batches * 50))
 expect_eq "full: a batch of key issues failed" "$failed_batch" yes
 expect_eq "full: the failed batch's reason is storage_full" \
     "$(jget reason <"$T/batch.out")" storage_full
@@ -71,12 +73,13 @@ check "full: ... that says what to do (raise map_size_mb)" \
 head -n 1 "$T/batch.err"
 
 # Single key issues now: each one is acknowledged (its key printed, exit 0)
-# or refused with storage_full (exit 3); stop after 3 refusals in a row
-# (at most 40 tries). The stored licenses must be exactly the ones before
-# plus the acknowledged ones, and every license must have its audit record.
+# or refused with storage_full (exit 3); stop after 3 refusals in a row (at
+# most 120 tries: fewer than 50 keys fit). The stored licenses must be
+# exactly the ones before plus the acknowledged ones, and every license
+# must have its audit record.
 before=$(licenses)
 acked=0 refused=0 other=0 row=0
-for i in $(seq 40); do
+for i in $(seq 120); do
 	adm --json key issue FULL STD --licensee "Single Ltd" >"$T/one.out" 2>"$T/one.err"
 	rc=$?
 	if [ "$rc" -eq 0 ] && [ -n "$(jget key <"$T/one.out")" ]; then

@@ -1,0 +1,566 @@
+/*
+ * Unit tests of bulk signing (daemon/signer_many.c, SIGNER_OP_SIGN_MANY in
+ * signer_proc.c): sign-many requests give exactly the signatures an
+ * in-process key gives (Ed25519 is deterministic), whatever the order they
+ * are collected in, with every slot taken and at the size limits, and only
+ * in the license domain; bad requests are refused without a round trip,
+ * malformed packets by the process itself (spoken to raw over a
+ * socketpair) without it dying; signer_sign and the idle watch between a
+ * submit and its collect keep the replies for it; a process killed or
+ * stopped with requests outstanding is restarted and sent them again;
+ * cancelled requests are dropped; signer_license_keys_new gives the key
+ * texts license_key_new gives. Keys come from fixed seeds.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "kgerr.h"
+#include "keys.h"
+#include "license.h"
+#include "signer.h"
+#include "signer_proc.h"
+
+#define SEED		0x42
+#define NKEYS		1300	/* crosses two full requests */
+
+static char	tmpdir[] = "/tmp/kg-test-signer-many-XXXXXX";
+static char	keypath[256];
+
+static struct kg_keypair *
+seed_keypair(void)
+{
+	uint8_t	seed[32];
+
+	memset(seed, SEED, sizeof(seed));
+	return keypair_from_seed_new(seed);
+}
+
+static struct signer *
+open_ok(void)
+{
+	struct signer	*s = NULL;
+	char		 err[1024];
+
+	if (signer_open(keypath, NULL, &s, err, sizeof(err)) != KGE_OK)
+		fail_msg("signer_open: %s", err);
+	return s;
+}
+
+/* The pid of our one live signer child (zombies are not counted). */
+static pid_t
+signer_child(void)
+{
+	DIR		*d;
+	struct dirent	*e;
+	char		 path[300], buf[512], *p, st;
+	FILE		*f;
+	pid_t		 found = -1;
+	long		 ppid;
+
+	assert_non_null(d = opendir("/proc"));
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    (p = strrchr(buf, ')')) != NULL &&
+		    sscanf(p + 2, "%c %ld", &st, &ppid) == 2 &&
+		    ppid == (long)getpid() && st != 'Z' &&
+		    strstr(buf, "(" SIGNER_PROC_NAME ")") != NULL) {
+			assert_int_equal(found, -1);
+			found = (pid_t)atol(e->d_name);
+		}
+		fclose(f);
+	}
+	closedir(d);
+	assert_true(found > 0);
+	return found;
+}
+
+/* Wait until pid is in state st ('Z' died, not reaped; 'T' stopped). */
+static void
+wait_state(pid_t pid, char st)
+{
+	struct timespec	 tick = { 0, 5 * 1000000 };
+	char		 path[64], buf[512], *p;
+	FILE		*f;
+	int		 i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (i = 0; i < 2000; i++) {
+		assert_non_null(f = fopen(path, "r"));
+		p = fgets(buf, sizeof(buf), f) != NULL ? strrchr(buf, ')') : NULL;
+		fclose(f);
+		if (p != NULL && p[2] == st)
+			return;
+		nanosleep(&tick, NULL);
+	}
+	fail_msg("process %d did not reach state %c", (int)pid, st);
+}
+
+static void
+wait_zombie(pid_t pid)
+{
+	wait_state(pid, 'Z');
+}
+
+static void
+wait_stopped(pid_t pid)
+{
+	wait_state(pid, 'T');
+}
+
+static int
+setup(void **state)
+{
+	struct kg_keypair	*kp;
+
+	(void)state;
+	if (sodium_init() < 0 || mkdtemp(tmpdir) == NULL)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(keypath, sizeof(keypath), "%s/plain.key", tmpdir);
+	if ((kp = seed_keypair()) == NULL ||
+	    keyfile_write(keypath, kp, NULL, crypto_pwhash_OPSLIMIT_MIN,
+	    crypto_pwhash_MEMLIMIT_MIN) != KGE_OK)
+		return -1;
+	keypair_free(kp);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char	cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* n payloads of lengths from 1 up, bytes from seed, in one buffer. */
+struct payloads {
+	uint8_t		 buf[SIGNER_MSG_MAX];
+	const uint8_t	*ptr[SIGNER_MANY_MAX];
+	size_t		 len[SIGNER_MANY_MAX];
+	size_t		 n;
+};
+
+static void
+payloads_make(struct payloads *p, size_t n, size_t len, uint8_t seed)
+{
+	size_t	i, j, off = 0;
+
+	assert_true(n <= SIGNER_MANY_MAX);
+	for (i = 0; i < n; i++) {
+		assert_true(off + len <= sizeof(p->buf));
+		for (j = 0; j < len; j++)
+			p->buf[off + j] = (uint8_t)(seed + i * 31 + j);
+		p->ptr[i] = p->buf + off;
+		p->len[i] = len;
+		off += len;
+	}
+	p->n = n;
+}
+
+/* Each signature is the in-process key's, in the license domain only. */
+static void
+payloads_check(const struct payloads *p, uint8_t (*sig)[KG_SIG_LEN])
+{
+	struct kg_keypair	*kp = seed_keypair();
+	uint8_t			 want[KG_SIG_LEN];
+	size_t			 i;
+
+	for (i = 0; i < p->n; i++) {
+		assert_int_equal(keys_sign(kp, KG_DOMAIN_LICENSE, p->ptr[i],
+		    p->len[i], want), KGE_OK);
+		assert_memory_equal(sig[i], want, KG_SIG_LEN);
+		assert_int_equal(keys_verify(kp->pk, KG_DOMAIN_REPLY, p->ptr[i],
+		    p->len[i], sig[i]), KGE_KEY_SIGNATURE);
+	}
+	keypair_free(kp);
+}
+
+/* Every slot taken, collected backwards: each gets its own signatures. */
+static void
+test_many_matches_key(void **state)
+{
+	/* The most that fit: 512 of 120 bytes, 64 of KG_PAYLOAD_MAX; 1 of 1. */
+	static const size_t	 counts[] = { SIGNER_MANY_MAX, 64, 1 };
+	static const size_t	 lens[] = { 120, KG_PAYLOAD_MAX, 1 };
+	struct payloads		*p;
+	struct signer		*s;
+	uint8_t			(*sig)[KG_SIG_LEN];
+	uint64_t		 t[SIGNER_MANY_SLOTS], extra;
+	size_t			 i;
+
+	(void)state;
+	assert_non_null(p = calloc(SIGNER_MANY_SLOTS, sizeof(*p)));
+	assert_non_null(sig = calloc(SIGNER_MANY_MAX, KG_SIG_LEN));
+	s = open_ok();
+	for (i = 0; i < SIGNER_MANY_SLOTS; i++) {
+		payloads_make(&p[i], counts[i % 3], lens[i % 3], (uint8_t)i);
+		assert_true(signer_many_fits(p[i].n, p[i].n * lens[i % 3]));
+		assert_int_equal(signer_many_submit(s, p[i].ptr, p[i].len,
+		    p[i].n, &t[i]), 0);
+		assert_int_equal(signer_many_outstanding(s), i + 1);
+		if (i > 0)
+			assert_true(t[i] > t[i - 1]);
+	}
+	/* Every slot is taken: come back later, nothing lost. */
+	assert_int_equal(signer_many_submit(s, p[0].ptr, p[0].len, 1, &extra),
+	    1);
+	assert_int_equal(signer_many_outstanding(s), SIGNER_MANY_SLOTS);
+	for (i = SIGNER_MANY_SLOTS; i-- > 0;) {
+		assert_int_equal(signer_many_collect(s, t[i], sig, p[i].n), 0);
+		payloads_check(&p[i], sig);
+	}
+	assert_int_equal(signer_many_outstanding(s), 0);
+	/* A ticket is collected once. */
+	assert_int_equal(signer_many_collect(s, t[0], sig, p[0].n), -1);
+	assert_false(signer_failed(s));
+	signer_close(s);
+	free(sig);
+	free(p);
+}
+
+/* Bad requests are refused before anything is sent. */
+static void
+test_many_refused(void **state)
+{
+	struct payloads	*p;
+	struct signer	*s;
+	uint8_t		 sig[2][KG_SIG_LEN], msg[16], one[KG_SIG_LEN];
+	const uint8_t	*ptr[2];
+	size_t		 len[2];
+	uint64_t	 t;
+	pid_t		 before, after;
+
+	(void)state;
+	assert_non_null(p = calloc(1, sizeof(*p)));
+	s = open_ok();
+	before = signer_child();
+	memset(msg, 1, sizeof(msg));
+	ptr[0] = ptr[1] = msg;
+	len[0] = len[1] = sizeof(msg);
+	assert_int_equal(signer_many_submit(s, ptr, len, 0, &t), -1);
+	len[1] = 0;
+	assert_int_equal(signer_many_submit(s, ptr, len, 2, &t), -1);
+	len[1] = KG_PAYLOAD_MAX + 1;
+	assert_int_equal(signer_many_submit(s, ptr, len, 2, &t), -1);
+	ptr[1] = NULL;
+	len[1] = sizeof(msg);
+	assert_int_equal(signer_many_submit(s, ptr, len, 2, &t), -1);
+	/* More than SIGNER_MANY_MAX, and more bytes than one request holds. */
+	assert_false(signer_many_fits(SIGNER_MANY_MAX + 1, 10));
+	assert_false(signer_many_fits(65, 65 * KG_PAYLOAD_MAX));
+	assert_true(signer_many_fits(64, 64 * KG_PAYLOAD_MAX));
+	/* Collecting what was never submitted, or with the wrong count. */
+	assert_int_equal(signer_many_collect(s, 12345, sig, 2), -1);
+	payloads_make(p, 2, 50, 9);
+	assert_int_equal(signer_many_submit(s, p->ptr, p->len, 2, &t), 0);
+	assert_int_equal(signer_many_collect(s, t, sig, 1), -1);
+	assert_int_equal(signer_many_collect(s, t, sig, 2), 0);
+	payloads_check(p, sig);
+	assert_int_equal(signer_many_outstanding(s), 0);
+	/* The same process still signs. */
+	assert_int_equal(signer_sign(s, KG_DOMAIN_LICENSE, msg, sizeof(msg),
+	    one), 0);
+	after = signer_child();
+	assert_int_equal(before, after);
+	assert_false(signer_failed(s));
+	signer_close(s);
+	free(p);
+}
+
+/* Send one raw request packet and read the reply's status and length. */
+static uint32_t
+raw_request(int fd, uint32_t type, const uint8_t *msg, size_t len,
+    size_t *rlen)
+{
+	uint8_t		*pkt, reply[SIGNER_MANY_REPLY_MAX];
+	uint32_t	 status, v;
+	ssize_t		 n;
+
+	assert_non_null(pkt = malloc(SIGNER_REQ_HEADER + len));
+	memcpy(pkt, &type, 4);
+	v = (uint32_t)len;
+	memcpy(pkt + 4, &v, 4);
+	if (len > 0)
+		memcpy(pkt + SIGNER_REQ_HEADER, msg, len);
+	assert_int_equal(send(fd, pkt, SIGNER_REQ_HEADER + len, 0),
+	    (ssize_t)(SIGNER_REQ_HEADER + len));
+	free(pkt);
+	n = recv(fd, reply, sizeof(reply), 0);
+	assert_true(n >= 4);
+	memcpy(&status, reply, 4);
+	*rlen = (size_t)n;
+	return status;
+}
+
+/* The process itself refuses malformed sign-many packets and lives on. */
+static void
+test_proc_refuses(void **state)
+{
+	uint8_t		 msg[64], hello[SIGNER_HELLO_MAX];
+	uint32_t	 v;
+	size_t		 rlen;
+	pid_t		 pid;
+	int		 sv[2], st;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_true((pid = fork()) != -1);
+	if (pid == 0) {
+		close(sv[0]);
+		signer_proc_main(sv[1], keypath, NULL);
+	}
+	close(sv[1]);
+	assert_true(recv(sv[0], hello, sizeof(hello), 0) >= SIGNER_HELLO_HEADER);
+	memcpy(&v, hello, 4);
+	assert_int_equal(v, KGE_OK);
+	/* Too short for a count; a count of 0; one over the maximum. */
+	assert_int_equal(raw_request(sv[0], SIGNER_OP_SIGN_MANY, msg, 2, &rlen),
+	    SIGNER_STATUS_REFUSED);
+	assert_int_equal(rlen, SIGNER_REPLY_LEN);
+	v = 0;
+	memcpy(msg, &v, 4);
+	assert_int_equal(raw_request(sv[0], SIGNER_OP_SIGN_MANY, msg, 4, &rlen),
+	    SIGNER_STATUS_REFUSED);
+	v = SIGNER_MANY_MAX + 1;
+	memcpy(msg, &v, 4);
+	assert_int_equal(raw_request(sv[0], SIGNER_OP_SIGN_MANY, msg, 4, &rlen),
+	    SIGNER_STATUS_REFUSED);
+	/* Two announced, one there; a length past the end; bytes left over. */
+	v = 2;
+	memcpy(msg, &v, 4);
+	v = 3;
+	memcpy(msg + 4, &v, 4);
+	memcpy(msg + 8, "abc", 3);
+	assert_int_equal(raw_request(sv[0], SIGNER_OP_SIGN_MANY, msg, 11, &rlen),
+	    SIGNER_STATUS_REFUSED);
+	v = 1;
+	memcpy(msg, &v, 4);
+	v = 40;
+	memcpy(msg + 4, &v, 4);
+	assert_int_equal(raw_request(sv[0], SIGNER_OP_SIGN_MANY, msg, 11, &rlen),
+	    SIGNER_STATUS_REFUSED);
+	v = 3;
+	memcpy(msg + 4, &v, 4);
+	assert_int_equal(raw_request(sv[0], SIGNER_OP_SIGN_MANY, msg, 12, &rlen),
+	    SIGNER_STATUS_REFUSED);
+	/* A zero-length payload. */
+	v = 0;
+	memcpy(msg + 4, &v, 4);
+	assert_int_equal(raw_request(sv[0], SIGNER_OP_SIGN_MANY, msg, 8, &rlen),
+	    SIGNER_STATUS_REFUSED);
+	/* And a good one: one signature after the header. */
+	v = 3;
+	memcpy(msg + 4, &v, 4);
+	assert_int_equal(raw_request(sv[0], SIGNER_OP_SIGN_MANY, msg, 11, &rlen),
+	    SIGNER_STATUS_OK);
+	assert_int_equal(rlen, SIGNER_MANY_REPLY_HEADER + KG_SIG_LEN);
+	close(sv[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* Killed or stopped with requests outstanding: restarted, sent them again. */
+static void
+test_many_restart(void **state)
+{
+	struct payloads	*p;
+	struct signer	*s;
+	uint8_t		(*sig)[KG_SIG_LEN];
+	uint64_t	 t[SIGNER_MANY_INFLIGHT];
+	pid_t		 p1, p2, p3;
+	size_t		 i;
+
+	(void)state;
+	assert_non_null(p = calloc(SIGNER_MANY_INFLIGHT, sizeof(*p)));
+	assert_non_null(sig = calloc(SIGNER_MANY_MAX, KG_SIG_LEN));
+	s = open_ok();
+	p1 = signer_child();
+	/* Stopped first, so that it dies with every request unanswered. */
+	assert_int_equal(kill(p1, SIGSTOP), 0);
+	wait_stopped(p1);
+	for (i = 0; i < SIGNER_MANY_INFLIGHT; i++) {
+		payloads_make(&p[i], SIGNER_MANY_MAX, 100, (uint8_t)(i + 50));
+		assert_int_equal(signer_many_submit(s, p[i].ptr, p[i].len,
+		    p[i].n, &t[i]), 0);
+	}
+	assert_int_equal(kill(p1, SIGKILL), 0);
+	for (i = 0; i < SIGNER_MANY_INFLIGHT; i++) {
+		assert_int_equal(signer_many_collect(s, t[i], sig, p[i].n), 0);
+		payloads_check(&p[i], sig);
+	}
+	p2 = signer_child();
+	assert_true(p2 != p1);
+	/* Dead before the request is sent. */
+	assert_int_equal(kill(p2, SIGKILL), 0);
+	wait_zombie(p2);
+	assert_int_equal(signer_many_submit(s, p[0].ptr, p[0].len, p[0].n,
+	    &t[0]), 0);
+	assert_int_equal(signer_many_collect(s, t[0], sig, p[0].n), 0);
+	payloads_check(&p[0], sig);
+	/*
+	 * Stopped before the request (so it cannot answer first): no answer
+	 * within the timeout, killed, asked again.
+	 */
+	p3 = signer_child();
+	assert_true(p3 != p2);
+	assert_int_equal(kill(p3, SIGSTOP), 0);
+	wait_stopped(p3);
+	assert_int_equal(signer_many_submit(s, p[1].ptr, p[1].len, p[1].n,
+	    &t[1]), 0);
+	assert_int_equal(signer_many_collect(s, t[1], sig, p[1].n), 0);
+	payloads_check(&p[1], sig);
+	assert_true(signer_child() != p3);
+	assert_false(signer_failed(s));
+	signer_close(s);
+	free(sig);
+	free(p);
+}
+
+/*
+ * Other exchanges between a submit and its collect: signer_sign and the
+ * idle watch receive the replies and keep them; cancelled ones are dropped.
+ */
+static void
+test_many_interleaved(void **state)
+{
+	struct kg_keypair	*kp = seed_keypair();
+	struct payloads		*p;
+	struct signer		*s;
+	struct event_base	*base;
+	uint8_t			 msg[32], one[KG_SIG_LEN];
+	uint8_t			(*sig)[KG_SIG_LEN];
+	uint64_t		 t[3];
+	pid_t			 before;
+	int			 stops = 0, i;
+
+	(void)state;
+	assert_non_null(p = calloc(3, sizeof(*p)));
+	assert_non_null(sig = calloc(SIGNER_MANY_MAX, KG_SIG_LEN));
+	assert_non_null(base = event_base_new());
+	memset(msg, 0x33, sizeof(msg));
+	s = open_ok();
+	before = signer_child();
+	for (i = 0; i < 3; i++) {
+		payloads_make(&p[i], SIGNER_MANY_MAX, 60, (uint8_t)(i + 3));
+		assert_int_equal(signer_many_submit(s, p[i].ptr, p[i].len,
+		    p[i].n, &t[i]), 0);
+	}
+	/* The middle one is given up; a reply signature goes in between. */
+	signer_many_cancel(s, t[1]);
+	assert_int_equal(signer_many_outstanding(s), 2);
+	assert_int_equal(signer_sign(s, KG_DOMAIN_REPLY, msg, sizeof(msg), one),
+	    0);
+	assert_int_equal(keys_verify(kp->pk, KG_DOMAIN_REPLY, msg, sizeof(msg),
+	    one), KGE_OK);
+	assert_int_equal(signer_many_collect(s, t[2], sig, p[2].n), 0);
+	payloads_check(&p[2], sig);
+	assert_int_equal(signer_many_collect(s, t[1], sig, p[1].n), -1);
+	assert_int_equal(signer_many_collect(s, t[0], sig, p[0].n), 0);
+	payloads_check(&p[0], sig);
+	assert_int_equal(signer_many_outstanding(s), 0);
+
+	/* The idle watch takes a reply as it comes, without a restart. */
+	assert_int_equal(signer_watch(s, base, NULL, &stops), 0);
+	assert_int_equal(signer_many_submit(s, p[0].ptr, p[0].len, p[0].n,
+	    &t[0]), 0);
+	/* Blocks until the reply is readable; the watch runs once. */
+	assert_true(event_base_loop(base, EVLOOP_ONCE) != -1);
+	assert_int_equal(signer_many_collect(s, t[0], sig, p[0].n), 0);
+	payloads_check(&p[0], sig);
+	assert_int_equal(signer_child(), before);
+	assert_int_equal(stops, 0);
+	assert_false(signer_failed(s));
+	signer_close(s);
+	event_base_free(base);
+	keypair_free(kp);
+	free(sig);
+	free(p);
+}
+
+/* signer_license_keys_new: the key texts license_key_new gives, in order. */
+static void
+test_license_keys(void **state)
+{
+	struct kg_keypair	*kp = seed_keypair();
+	struct kg_license	*lic;
+	struct signer		*s;
+	char			**texts, *want;
+	size_t			 i;
+
+	(void)state;
+	assert_non_null(lic = calloc(NKEYS, sizeof(*lic)));
+	assert_non_null(texts = calloc(NKEYS, sizeof(*texts)));
+	for (i = 0; i < NKEYS; i++) {
+		lic[i].serial = 1000 + i;
+		strcpy(lic[i].product, "DEMO");
+		strcpy(lic[i].edition, "STD");
+		snprintf(lic[i].regno, sizeof(lic[i].regno), "DEMO-%06zu", i + 1);
+		/* Longer licensees now and then: requests of other sizes. */
+		memset(lic[i].licensee, 'a' + (int)(i % 26), 1 + (i * 37) % 200);
+		lic[i].created = date_from_ymd(2026, 1, 15);
+		lic[i].support_expiry = date_from_ymd(2026, 7, 15);
+		lic[i].revision = 1;
+	}
+	s = open_ok();
+	assert_int_equal(signer_license_keys_new(s, lic, NKEYS, texts), 0);
+	for (i = 0; i < NKEYS; i++) {
+		assert_memory_equal(lic[i].key_id, signer_key_id(s),
+		    KG_KEY_ID_LEN);
+		assert_int_equal(license_key_new(&lic[i], kp, &want), KGE_OK);
+		assert_non_null(texts[i]);
+		assert_string_equal(texts[i], want);
+		free(want);
+		free(texts[i]);
+	}
+	/* One license that cannot be packed: all or nothing. */
+	memset(lic[7].licensee, 'x', sizeof(lic[7].licensee));
+	assert_int_equal(signer_license_keys_new(s, lic, 20, texts), -1);
+	for (i = 0; i < 20; i++)
+		assert_null(texts[i]);
+	assert_int_equal(signer_many_outstanding(s), 0);
+	signer_close(s);
+	keypair_free(kp);
+	free(texts);
+	free(lic);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_many_matches_key),
+		cmocka_unit_test(test_many_refused),
+		cmocka_unit_test(test_proc_refuses),
+		cmocka_unit_test(test_many_restart),
+		cmocka_unit_test(test_many_interleaved),
+		cmocka_unit_test(test_license_keys),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
