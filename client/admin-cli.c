@@ -773,7 +773,8 @@ admin_call(const struct opts *o, json_t *req, unsigned timeout, json_t **reply)
 	return ret;
 }
 
-static void
+/* One JSON value on a line of its own: see admin-cmd.h. */
+void
 print_json_line(json_t *v)
 {
 	char	*s;

@@ -709,17 +709,6 @@ import_send_all(struct import *im, json_t **reply)
 	return 0;
 }
 
-static void
-print_json_line(json_t *v)
-{
-	char	*s;
-
-	if ((s = json_dumps(v, JSON_COMPACT)) != NULL) {
-		puts(s);
-		free(s);
-	}
-}
-
 /* Print every bad line and the summary; exit code EXIT_REFUSED. */
 static int
 import_report(struct import *im)

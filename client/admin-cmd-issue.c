@@ -64,17 +64,6 @@ progress_draw(const struct issue_run *r)
 	}
 }
 
-static void
-print_json_line(json_t *v)
-{
-	char	*s;
-
-	if ((s = json_dumps(v, JSON_COMPACT)) != NULL) {
-		puts(s);
-		free(s);
-	}
-}
-
 /*
  * One key as a JSON line: its own members (key, regno, serial), then the
  * frame's common ones (their text, without its braces): the object

@@ -128,4 +128,7 @@ void	print_signing_keys(const struct opts *, json_t *);
 void	print_signing_key_rotated(const struct opts *, json_t *);
 void	print_signing_key_compromised(const struct opts *, json_t *);
 
+/* v compact on one line of stdout (--json output). */
+void	print_json_line(json_t *v);
+
 #endif

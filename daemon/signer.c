@@ -18,9 +18,10 @@
  * saying why. Restarting blocks the event loop while the key loads (a
  * second or so for a sealed key's Argon2id).
  *
- * One request is in flight at a time: the event loop is single-threaded and
- * the admin backup thread does not sign. When worker threads sign, a mutex
- * goes around the socket. The one exception is bulk signing
+ * One request is in flight at a time: every entry point runs under the
+ * signer's recursive mutex (worker threads share the socket; the idle watch
+ * only tries the mutex, see signer_watch_cb), and the admin backup thread
+ * does not sign. The one exception is bulk signing
  * (signer_many.c): sign-many requests may be outstanding while the loop
  * runs; their replies are received by the idle watch or before the next
  * exchange (signer_xfer_raw) and kept until collected, and a restarted

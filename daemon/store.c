@@ -548,20 +548,33 @@ db_put(struct tx *tx, enum db d, const MDB_val *key,
 	return STORE_OK;
 }
 
-/* A record the store itself keys uniquely: an existing one is corruption. */
+/*
+ * A record the store itself keys uniquely (flags MDB_NOOVERWRITE), or
+ * appends in increasing key order (MDB_APPEND: licenses by serial, audit by
+ * seq; pages are filled instead of split in half): an existing key, or one
+ * not above the last, is corruption.
+ */
+static int
+db_put_assigned(struct tx *tx, enum db d, const MDB_val *key,
+    const struct store_record_enc *e, unsigned flags)
+{
+	int	err;
+
+	err = db_put(tx, d, key, e, flags);
+	if (err == STORE_EXISTS) {
+		log_error("%s: database %s already holds a key the store "
+		    "assigns%s", tx->op, db_names[d], (flags & MDB_APPEND) ?
+		    " (or one above it)" : "");
+		err = STORE_IO;
+	}
+	return err;
+}
+
 static int
 db_put_new(struct tx *tx, enum db d, const MDB_val *key,
     const struct store_record_enc *e)
 {
-	int	err;
-
-	err = db_put(tx, d, key, e, MDB_NOOVERWRITE);
-	if (err == STORE_EXISTS) {
-		log_error("%s: database %s already holds a key the store "
-		    "assigns", tx->op, db_names[d]);
-		err = STORE_IO;
-	}
-	return err;
+	return db_put_assigned(tx, d, key, e, MDB_NOOVERWRITE);
 }
 
 /*
@@ -1386,24 +1399,12 @@ done:
 	return err;
 }
 
-/*
- * Append n records to a database the store keys in increasing order
- * (licenses by serial, audit by seq): MDB_APPEND fills pages instead of
- * splitting them in half. A key not above the last one is corruption.
- */
+/* Append a record the store keys in increasing order: see db_put_assigned. */
 static int
 db_put_append(struct tx *tx, enum db d, const MDB_val *key,
     const struct store_record_enc *e)
 {
-	int	err;
-
-	err = db_put(tx, d, key, e, MDB_APPEND);
-	if (err == STORE_EXISTS) {
-		log_error("%s: database %s holds a key above one the store "
-		    "assigns", tx->op, db_names[d]);
-		err = STORE_IO;
-	}
-	return err;
+	return db_put_assigned(tx, d, key, e, MDB_APPEND);
 }
 
 /*
