@@ -13,7 +13,7 @@
 #include "license.h"
 
 #define KEYCACHE_WAYS		8	/* entries per set */
-#define KEYCACHE_SLOTS		16384	/* the daemon's cache: 2048 sets of 8 */
+#define KEYCACHE_SLOTS		32768	/* the daemon's cache: 4096 sets of 8 (15 MB) */
 
 /* One remembered key: BLAKE2b-256 of its exact text bytes and its license. */
 struct keycache_entry {
