@@ -18,8 +18,8 @@
  * Map growth: with store_options.map_size_max above map_size, a write
  * that finds the map full (MDB_MAP_FULL) is aborted, the map doubled (capped
  * at the maximum) with mdb_env_set_mapsize and the write run once more; each
- * write operation in the table is its *_once body behind a wrapper that does
- * this. LMDB allows mdb_env_set_mapsize only while the process has no
+ * write operation in the table is its *_once body behind a wrapper whose
+ * body is GROW_RETRY, which does this. LMDB allows mdb_env_set_mapsize only while the process has no
  * transaction active, and it does not check: so every transaction holds
  * ls->grow shared from begin to end, and the map grows under ls->grow
  * exclusive, after the failed write transaction was aborted, when the
@@ -473,6 +473,19 @@ map_grown(struct store *st, int err)
 {
 	return err == STORE_FULL && map_grow(lstore(st)) == 0;
 }
+
+/*
+ * The body of a write operation's wrapper: run call (the operation's _once
+ * function, one write transaction), and when it found the map full and
+ * the map could grow, run it once more (see the top of the file).
+ */
+#define GROW_RETRY(st, call) do {					\
+	int	err_ = (call);						\
+									\
+	if (map_grown((st), err_))					\
+		err_ = (call);						\
+	return err_;							\
+} while (0)
 
 static int
 db_get_raw(struct tx *tx, enum db d, const MDB_val *key, MDB_val *data)
@@ -2118,77 +2131,49 @@ static int
 lmdb_product_add(struct store *st, const struct store_product *p,
     const struct store_audit *a)
 {
-	int	err = lmdb_product_add_once(st, p, a);
-
-	if (map_grown(st, err))
-		err = lmdb_product_add_once(st, p, a);
-	return err;
+	GROW_RETRY(st, lmdb_product_add_once(st, p, a));
 }
 
 static int
 lmdb_edition_add(struct store *st, const struct store_edition *e,
     const struct store_audit *a)
 {
-	int	err = lmdb_edition_add_once(st, e, a);
-
-	if (map_grown(st, err))
-		err = lmdb_edition_add_once(st, e, a);
-	return err;
+	GROW_RETRY(st, lmdb_edition_add_once(st, e, a));
 }
 
 static int
 lmdb_release_publish(struct store *st, const struct store_release *r,
     const struct store_audit *a)
 {
-	int	err = lmdb_release_publish_once(st, r, a);
-
-	if (map_grown(st, err))
-		err = lmdb_release_publish_once(st, r, a);
-	return err;
+	GROW_RETRY(st, lmdb_release_publish_once(st, r, a));
 }
 
 static int
 lmdb_release_withdraw(struct store *st, const char *product,
     const struct kg_version *version, const struct store_audit *a)
 {
-	int	err = lmdb_release_withdraw_once(st, product, version, a);
-
-	if (map_grown(st, err))
-		err = lmdb_release_withdraw_once(st, product, version, a);
-	return err;
+	GROW_RETRY(st, lmdb_release_withdraw_once(st, product, version, a));
 }
 
 static int
 lmdb_license_create(struct store *st, struct store_license *l,
     const struct store_audit *a)
 {
-	int	err = lmdb_license_create_once(st, l, a);
-
-	if (map_grown(st, err))
-		err = lmdb_license_create_once(st, l, a);
-	return err;
+	GROW_RETRY(st, lmdb_license_create_once(st, l, a));
 }
 
 static int
 lmdb_license_update(struct store *st, const struct store_license *l,
     uint32_t expect_revision, const struct store_audit *a)
 {
-	int	err = lmdb_license_update_once(st, l, expect_revision, a);
-
-	if (map_grown(st, err))
-		err = lmdb_license_update_once(st, l, expect_revision, a);
-	return err;
+	GROW_RETRY(st, lmdb_license_update_once(st, l, expect_revision, a));
 }
 
 static int
 lmdb_license_import(struct store *st, struct store_license *l, size_t n,
     const struct store_audit *a, size_t *bad)
 {
-	int	err = lmdb_license_import_once(st, l, n, a, bad);
-
-	if (map_grown(st, err))
-		err = lmdb_license_import_once(st, l, n, a, bad);
-	return err;
+	GROW_RETRY(st, lmdb_license_import_once(st, l, n, a, bad));
 }
 
 /* A batch may need more than one doubling: grow until it fits or cannot. */
@@ -2207,22 +2192,14 @@ static int
 lmdb_act_register(struct store *st, const struct store_act *act,
     const struct store_audit *a)
 {
-	int	err = lmdb_act_register_once(st, act, a);
-
-	if (map_grown(st, err))
-		err = lmdb_act_register_once(st, act, a);
-	return err;
+	GROW_RETRY(st, lmdb_act_register_once(st, act, a));
 }
 
 static int
 lmdb_act_void(struct store *st, const char *number,
     const struct store_audit *a)
 {
-	int	err = lmdb_act_void_once(st, number, a);
-
-	if (map_grown(st, err))
-		err = lmdb_act_void_once(st, number, a);
-	return err;
+	GROW_RETRY(st, lmdb_act_void_once(st, number, a));
 }
 
 /* decide runs again on the retry: renew_decide allows that (renew.c). */
@@ -2230,11 +2207,7 @@ static int
 lmdb_act_redeem_many(struct store *st, struct store_redeem *r, size_t n,
     void (*before_commit)(void *), void *arg)
 {
-	int	err = lmdb_act_redeem_many_once(st, r, n, before_commit, arg);
-
-	if (map_grown(st, err))
-		err = lmdb_act_redeem_many_once(st, r, n, before_commit, arg);
-	return err;
+	GROW_RETRY(st, lmdb_act_redeem_many_once(st, r, n, before_commit, arg));
 }
 
 /* One redemption: a group of one. */
@@ -2257,43 +2230,27 @@ static int
 lmdb_subscription_set(struct store *st, const char *licensee, kg_date until,
     const struct store_audit *a)
 {
-	int	err = lmdb_subscription_set_once(st, licensee, until, a);
-
-	if (map_grown(st, err))
-		err = lmdb_subscription_set_once(st, licensee, until, a);
-	return err;
+	GROW_RETRY(st, lmdb_subscription_set_once(st, licensee, until, a));
 }
 
 static int
 lmdb_signing_key_put(struct store *st, const struct store_signing_key *k,
     const struct store_audit *a)
 {
-	int	err = lmdb_signing_key_put_once(st, k, a);
-
-	if (map_grown(st, err))
-		err = lmdb_signing_key_put_once(st, k, a);
-	return err;
+	GROW_RETRY(st, lmdb_signing_key_put_once(st, k, a));
 }
 
 static int
 lmdb_signing_key_rotate(struct store *st, const struct store_signing_key *next,
     const struct store_signing_key *prev, const struct store_audit *a)
 {
-	int	err = lmdb_signing_key_rotate_once(st, next, prev, a);
-
-	if (map_grown(st, err))
-		err = lmdb_signing_key_rotate_once(st, next, prev, a);
-	return err;
+	GROW_RETRY(st, lmdb_signing_key_rotate_once(st, next, prev, a));
 }
 
 static int
 lmdb_audit_append(struct store *st, const struct store_audit *a)
 {
-	int	err = lmdb_audit_append_once(st, a);
-
-	if (map_grown(st, err))
-		err = lmdb_audit_append_once(st, a);
-	return err;
+	GROW_RETRY(st, lmdb_audit_append_once(st, a));
 }
 
 static const struct store_ops lmdb_ops = {

@@ -53,15 +53,15 @@ def check_req():
     nonce = os.urandom(16)
     return nonce, w.request("check", nonce, key=key, product="BAT", version="1.0.0")
 
-def metrics():
+def counters(prefix):
+    """The samples of one scrape of /metrics whose names start with prefix."""
     body = urllib.request.urlopen("http://127.0.0.1:%s/metrics" %
                                   os.environ["KG_MPORT"], timeout=10).read().decode()
-    v = {}
-    for line in body.splitlines():
-        if line.startswith("keygate_reply_batch_size_"):
-            name, val = line.rsplit(" ", 1)
-            v[name] = float(val)
-    return v
+    return {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1])
+            for l in body.splitlines() if l.startswith(prefix)}
+
+def metrics():
+    return counters("keygate_reply_batch_size_")
 
 # ---- a lone request: the direct form
 s = w.connect(port)
@@ -169,11 +169,6 @@ say(r1["verdict"]["verdict"] == "update" and r2.get("error", {}).get("reason") =
 say(w.closed(e), "the connection is closed after the error reply")
 
 # ---- group commit: 10 activations pipelined on one connection
-def counters(prefix):
-    body = urllib.request.urlopen("http://127.0.0.1:%s/metrics" %
-                                  os.environ["KG_MPORT"], timeout=10).read().decode()
-    return {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1])
-            for l in body.splitlines() if l.startswith(prefix)}
 g0 = counters("keygate_redemption_group_size_")
 a = w.connect(port)
 reqs = []
