@@ -7,6 +7,7 @@
  * key against a trust set. The signature always covers the payload bytes as
  * they appear in the key text; nothing here re-encodes a message to verify it.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@
 #include "kgerr.h"
 #include "keys.h"
 #include "license.h"
+#include "pbarena.h"
 #include "text.h"
 
 #define KEY_PREFIX_LEN		(sizeof(KG_KEY_PREFIX) - 1)
@@ -208,16 +210,19 @@ int
 license_payload_unpack(const uint8_t *buf, size_t len, struct kg_license *lic)
 {
 	Keygate__LicensePayload	*msg = NULL;
+	struct pb_arena		 a;
+	uint8_t			 abuf[PB_ARENA_SMALL];
 	int			 rc = KGE_KEY_DECODE;
 
 	if (lic == NULL)
 		return KGE_INVAL;
 	memset(lic, 0, sizeof(*lic));
+	pb_arena_init(&a, abuf, sizeof(abuf), SIZE_MAX);
 	if (buf == NULL || len == 0 || len > KG_PAYLOAD_MAX)
 		goto fail;
 	if (!payload_strings_clean(buf, len))
 		goto fail;
-	if ((msg = keygate__license_payload__unpack(NULL, len, buf)) == NULL)
+	if ((msg = keygate__license_payload__unpack(&a.alloc, len, buf)) == NULL)
 		goto fail;
 
 	if (!string_take(lic->product, sizeof(lic->product), msg->product,
@@ -249,7 +254,7 @@ license_payload_unpack(const uint8_t *buf, size_t len, struct kg_license *lic)
 	rc = KGE_OK;
 fail:
 	if (msg != NULL)
-		keygate__license_payload__free_unpacked(msg, NULL);
+		keygate__license_payload__free_unpacked(msg, &a.alloc);
 	if (rc != KGE_OK)
 		memset(lic, 0, sizeof(*lic));
 	return rc;

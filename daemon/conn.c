@@ -9,6 +9,8 @@
  * the listener's batch, which signs the replies of one event-loop turn
  * together and hands each back here (conn_batch_deliver) to be written
  * (an activate request's reply after the turn's group commit, renew.c).
+ * A reply with nothing queued before it is sent straight to the socket
+ * (conn_send_now); only what the kernel does not take waits in the output.
  * c->pending counts this connection's replies still in the batch: a
  * connection with pending replies is "replies still on their way" exactly
  * like one with unsent output, and error replies go through the batch too,
@@ -248,16 +250,48 @@ conn_close_soon(struct conn *c)
 	evtimer_add(c->timer, &now);
 }
 
+/*
+ * Send what the kernel takes of a reply at once, when nothing is queued
+ * before it and the connection is in its plain serving state; the rest (all
+ * of it when the socket is full or in error) goes to the bufferevent's
+ * output as before, whose write event, timeout and callbacks then take over.
+ * A reply sent here whole costs no write event: no epoll change to add it,
+ * no loop turn to run it, no change to remove it. Returns how many bytes
+ * were sent.
+ */
+static size_t
+conn_send_now(struct conn *c, const uint8_t *frame, size_t len)
+{
+	ssize_t	n;
+
+	if (c->closing || c->draining || c->paused ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return 0;
+	do
+		n = send(bufferevent_getfd(c->bev), frame, len,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	return n > 0 ? (size_t)n : 0;
+}
+
 /* The batch signed one of c's replies: see conn.h. */
 void
 conn_batch_deliver(void *owner, const uint8_t *frame, size_t len)
 {
 	struct conn	*c = owner;
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	size_t		 sent;
 
 	c->pending--;
 	if (c->lingering)
 		return;
+	if (frame != NULL) {
+		sent = conn_send_now(c, frame, len);
+		frame += sent;
+		len -= sent;
+		if (len == 0)
+			return;
+	}
 	if (frame == NULL || bufferevent_write(c->bev, frame, len) == -1) {
 		log_warn("peer %s: cannot %s a reply; closing", c->peer.text,
 		    frame == NULL ? "sign" : "queue");

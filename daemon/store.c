@@ -58,6 +58,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "store_cache.h"
 #include "store_debug.h"
 #include "store_record.h"
 #include "version.h"
@@ -104,6 +105,7 @@ struct lstore {
 	pthread_rwlock_t grow;		/* shared by every transaction; exclusive to grow */
 	_Atomic unsigned map_gen;	/* map growths so far */
 	uint64_t	 map_max;	/* grow the map up to this (bytes) */
+	uint64_t	 uid;		/* tags its snapshots in store_cache.c */
 };
 
 /* This thread's cached read transaction, and its transactions now open. */
@@ -376,6 +378,20 @@ tx_finish(struct tx *tx, int err)
 	return err;
 }
 
+/*
+ * The snapshot a read transaction sees, for store_cache.c: false for a
+ * write transaction, whose reads may see its own uncommitted changes.
+ */
+static bool
+tx_snap(const struct tx *tx, struct store_snap *s)
+{
+	if (tx->write)
+		return false;
+	s->uid = tx->ls->uid;
+	s->txnid = mdb_txn_id(tx->txn);
+	return true;
+}
+
 /* Reads share one snapshot until store_read_release: see store.h. */
 void
 store_read_hold(struct store *st)
@@ -413,8 +429,10 @@ store_read_release(struct store *st)
 void
 store_thread_end(struct store *st)
 {
-	if (st != NULL)
+	if (st != NULL) {
 		tl_rtxn_drop(lstore(st));
+		store_cache_drop(lstore(st)->uid);
+	}
 }
 
 /*
@@ -837,6 +855,7 @@ store_open_lmdb(const char *dir, const struct store_options *opt,
 	}
 	ls->base.ops = &lmdb_ops;
 	ls->map_max = map_max;
+	ls->uid = store_cache_uid_new();
 	pthread_rwlock_init(&ls->grow, NULL);
 	if ((rc = mdb_env_create(&ls->env)) != 0) {
 		ls->env = NULL;
@@ -876,6 +895,7 @@ lmdb_close(struct store *st)
 	if (ls == NULL)
 		return;
 	tl_rtxn_drop(ls);
+	store_cache_drop(ls->uid);
 	mdb_env_close(ls->env);
 	pthread_rwlock_destroy(&ls->grow);
 	free(ls);
@@ -918,6 +938,7 @@ lmdb_product_add_once(struct store *st, const struct store_product *p,
 static int
 lmdb_product_get(struct store *st, const char *code, struct store_product *p)
 {
+	struct store_snap	snap;
 	struct tx	tx;
 	MDB_val		key;
 	int		err;
@@ -928,8 +949,12 @@ lmdb_product_get(struct store *st, const char *code, struct store_product *p)
 		return err;
 	if ((err = tx_begin(lstore(st), &tx, false, __func__)) != STORE_OK)
 		return err;
+	if (tx_snap(&tx, &snap) && store_cache_product_get(&snap, code, p))
+		return tx_finish(&tx, STORE_OK);
 	key = val_str(code);
 	err = db_get(&tx, DB_PRODUCTS, &key, STORE_RECORD_PRODUCT, p);
+	if (err == STORE_OK && tx_snap(&tx, &snap))
+		store_cache_product_put(&snap, p);
 	return tx_finish(&tx, err);
 }
 
@@ -1029,6 +1054,7 @@ static int
 lmdb_edition_get(struct store *st, const char *product, const char *code,
     struct store_edition *e)
 {
+	struct store_snap	snap;
 	struct tx	tx;
 	uint8_t		kb[PAIR_KEY_MAX];
 	MDB_val		key;
@@ -1041,8 +1067,13 @@ lmdb_edition_get(struct store *st, const char *product, const char *code,
 		return err;
 	if ((err = tx_begin(lstore(st), &tx, false, __func__)) != STORE_OK)
 		return err;
+	if (tx_snap(&tx, &snap) &&
+	    store_cache_edition_get(&snap, product, code, e))
+		return tx_finish(&tx, STORE_OK);
 	key = key_pair(kb, product, code);
 	err = db_get(&tx, DB_EDITIONS, &key, STORE_RECORD_EDITION, e);
+	if (err == STORE_OK && tx_snap(&tx, &snap))
+		store_cache_edition_put(&snap, e);
 	return tx_finish(&tx, err);
 }
 
@@ -1164,6 +1195,7 @@ lmdb_release_list(struct store *st, const char *product,
 {
 	struct release_acc	 acc = { NULL, 0, 0, false };
 	struct store_release	 rec;
+	struct store_snap	 snap;
 	struct tx		 tx;
 	uint8_t			 kb[RELEASE_KEY_MAX];
 	MDB_val			 prefix;
@@ -1177,6 +1209,9 @@ lmdb_release_list(struct store *st, const char *product,
 		return err == STORE_NOTFOUND ? STORE_OK : err;
 	if ((err = tx_begin(lstore(st), &tx, false, __func__)) != STORE_OK)
 		return err;
+	if (tx_snap(&tx, &snap) &&
+	    store_cache_releases_get(&snap, product, out, n))
+		return tx_finish(&tx, STORE_OK);
 	prefix = key_release(kb, product, NULL);
 	err = db_each(&tx, DB_RELEASES, prefix.mv_data, prefix.mv_size,
 	    STORE_RECORD_RELEASE, &rec, visit_release, &acc);
@@ -1184,6 +1219,8 @@ lmdb_release_list(struct store *st, const char *product,
 		log_error("%s: out of memory", __func__);
 		err = STORE_IO;
 	}
+	if (err == STORE_OK && tx_snap(&tx, &snap))
+		store_cache_releases_put(&snap, product, acc.v, acc.n);
 	err = tx_finish(&tx, err);
 	if (err != STORE_OK) {
 		free(acc.v);

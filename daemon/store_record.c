@@ -10,14 +10,19 @@
  * and reports a record that does not decode.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "pbarena.h"
 #include "store_record.h"
 
 #define COPY(dst, src)	str_copy((dst), sizeof(dst), (src))
+
+/* Stack bytes for unpacking one record (a larger one spills to the heap). */
+#define STORE_RECORD_ARENA	2048
 
 /* A protobuf message type and its decoder into a C record. */
 struct rec_kind {
@@ -467,15 +472,19 @@ store_record_decode(enum store_record_kind kind, const void *buf, size_t len,
 {
 	const struct rec_kind	*k;
 	ProtobufCMessage	*m;
+	struct pb_arena		 a;
+	uint8_t			 abuf[STORE_RECORD_ARENA];
 	int			 bad = 1;
 
 	if ((unsigned)kind >= STORE_RECORD__COUNT)
 		return -1;
 	k = &kinds[kind];
-	m = protobuf_c_message_unpack(k->desc, NULL, len, buf);
+	/* A record's fields are copied out at once: unpack onto the stack. */
+	pb_arena_init(&a, abuf, sizeof(abuf), SIZE_MAX);
+	m = protobuf_c_message_unpack(k->desc, &a.alloc, len, buf);
 	if (m != NULL) {
 		bad = k->decode(m, out);
-		protobuf_c_message_free_unpacked(m, NULL);
+		protobuf_c_message_free_unpacked(m, &a.alloc);
 	}
 	return bad ? -1 : 0;
 }

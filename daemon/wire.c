@@ -59,30 +59,6 @@ wire_budget_for(uint32_t frame_max)
 	return b < WIRE_BUDGET_MIN ? WIRE_BUDGET_MIN : b;
 }
 
-/*
- * protobuf-c's allocator for requests: refuses what would take the request
- * past its budget. Freed bytes are not given back: protobuf-c frees only on
- * its error paths and at the end, so the budget bounds the total.
- */
-static void *
-budget_alloc(void *data, size_t size)
-{
-	struct wire_budget	*b = data;
-
-	if (size > b->left)
-		return NULL;
-	b->left -= size;
-	b->used += size;
-	return malloc(size == 0 ? 1 : size);
-}
-
-static void
-budget_free(void *data, void *p)
-{
-	(void)data;
-	free(p);
-}
-
 /* A string field present and at most max bytes (empty allowed when min is 0). */
 static bool
 field_ok(const char *s, size_t min, size_t max)
@@ -157,10 +133,8 @@ wire_request_decode(const uint8_t *buf, size_t len, size_t budget,
 	memset(req, 0, sizeof(*req));
 	req->reason = KG_REASON_OK;
 	req->detail = "";
-	req->budget.left = budget;
-	req->alloc.alloc = budget_alloc;
-	req->alloc.free = budget_free;
-	req->alloc.allocator_data = &req->budget;
+	pb_arena_init(&req->arena, req->arena_buf, sizeof(req->arena_buf),
+	    budget);
 	crypto_generichash(req->hash, sizeof(req->hash), buf, len, NULL, 0);
 
 	if (len == 0) {
@@ -168,7 +142,7 @@ wire_request_decode(const uint8_t *buf, size_t len, size_t budget,
 		req->detail = "empty frame: expected a keygate Request message";
 		return WIRE_DECODE_UNREADABLE;
 	}
-	req->msg = keygate__request__unpack(&req->alloc, len, buf);
+	req->msg = keygate__request__unpack(&req->arena.alloc, len, buf);
 	if (req->msg == NULL) {
 		req->reason = KG_REASON_BAD_REQUEST;
 		req->detail = "frame is not a keygate Request message";
@@ -192,7 +166,7 @@ void
 wire_request_clear(struct wire_request *req)
 {
 	if (req->msg != NULL)
-		keygate__request__free_unpacked(req->msg, &req->alloc);
+		keygate__request__free_unpacked(req->msg, &req->arena.alloc);
 	req->msg = NULL;
 }
 

@@ -19,6 +19,7 @@
 
 #include "keygate.pb-c.h"
 #include "kglimits.h"
+#include "pbarena.h"
 #include "policy.h"
 
 struct signer;
@@ -48,15 +49,8 @@ enum wire_decode {
 	WIRE_DECODE_UNREADABLE,	/* not a Request at all: answer, then close */
 };
 
-/*
- * Protobuf-c allocations for one request are charged against a budget; an
- * allocation beyond it fails, and so does the unpack. A frame of many tiny
- * unknown fields cannot make the daemon allocate more than the budget.
- */
-struct wire_budget {
-	size_t	left;
-	size_t	used;
-};
+/* The bytes of a decoded request kept in the request itself. */
+#define WIRE_ARENA_BYTES	2048
 
 /* One decoded request. Fill with wire_request_decode, release with wire_request_clear. */
 struct wire_request {
@@ -66,8 +60,15 @@ struct wire_request {
 	size_t			 nonce_len;	/* 0 when absent or over KG_NONCE_MAX */
 	enum kg_reason		 reason;	/* KG_REASON_OK or the Error reply's reason */
 	const char		*detail;	/* static text for the Error reply, or "" */
-	struct wire_budget	 budget;
-	ProtobufCAllocator	 alloc;
+	/*
+	 * Protobuf-c's allocations for the request: from arena_buf first (a
+	 * usual request needs no heap at all), then malloc, all of them
+	 * charged against a budget. An allocation beyond the budget fails,
+	 * and so does the unpack: a frame of many tiny unknown fields cannot
+	 * make the daemon allocate more than the budget.
+	 */
+	struct pb_arena		 arena;
+	uint8_t			 arena_buf[WIRE_ARENA_BYTES];
 };
 
 /*

@@ -112,10 +112,10 @@ budget_decode(const uint8_t *msg, size_t len, struct wire_request *req)
 	hook_on = 1;
 	dec = wire_request_decode(msg, len, budget, req);
 	hook_on = 0;
-	FUZZ_CHECK(req->budget.used <= budget);
-	FUZZ_CHECK(req->budget.used + req->budget.left == budget);
+	FUZZ_CHECK(req->arena.total <= budget);
+	FUZZ_CHECK(req->arena.total + req->arena.left == budget);
 	/* malloc(0) is given one byte that the budget does not charge. */
-	FUZZ_CHECK(hook_bytes <= req->budget.used + hook_count);
+	FUZZ_CHECK(hook_bytes <= req->arena.total + hook_count);
 	FUZZ_CHECK((dec == WIRE_DECODE_UNREADABLE) == (req->msg == NULL));
 	FUZZ_CHECK((dec == WIRE_DECODE_OK) == (req->reason == KG_REASON_OK));
 	return dec;

@@ -9,6 +9,7 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -585,6 +586,128 @@ test_nested_read(void **state)
 	assert_int_equal(n.seen, 2);
 	/* The cached read transaction is usable again afterwards. */
 	assert_int_equal(st->ops->license_get_serial(st, 3, &l), STORE_OK);
+}
+
+/* ---- the catalog cache (store_cache.c) ---- */
+
+struct writer {
+	struct store	*st;
+	int		 what;		/* 0: publish C 2.0, 1: add product D */
+};
+
+static void *
+writer_main(void *arg)
+{
+	struct writer	*w = arg;
+
+	if (w->what == 0)
+		assert_int_equal(release_publish(w->st, "C", "2.0", 19020, ""),
+		    STORE_OK);
+	else
+		product_add(w->st, "D", 300);
+	store_thread_end(w->st);
+	return NULL;
+}
+
+/* Run a writer thread to its end. */
+static void
+write_in_thread(struct store *st, int what)
+{
+	struct writer	w = { st, what };
+	pthread_t	t;
+
+	assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+/*
+ * Products, editions and release lists are served from this thread's cache
+ * within one snapshot only: every commit, this thread's or another's, is
+ * seen by the next read, and a held snapshot keeps seeing its own state.
+ */
+static void
+test_catalog_cache(void **state)
+{
+	struct fixture		*f = *state;
+	struct store		*st = f->st;
+	struct store_product	 p;
+	struct store_edition	 e;
+	struct store_release	*r;
+	struct store_audit	 a = audit_make("release.withdraw", "C 1.0");
+	struct kg_version	 v;
+	size_t			 n;
+	int			 i;
+
+	product_add(st, "C", 100);
+	memset(&e, 0, sizeof(e));
+	strcpy(e.product, "C");
+	strcpy(e.code, "STD");
+	policy_defaults(&e.policy);
+	e.policy.support_months = 12;
+	assert_int_equal(st->ops->edition_add(st, &e, &a), STORE_OK);
+	assert_int_equal(release_publish(st, "C", "1.0", 19010, "u1"), STORE_OK);
+	for (i = 0; i < 3; i++) {	/* the first read fills, the others hit */
+		assert_int_equal(st->ops->product_get(st, "C", &p), STORE_OK);
+		assert_int_equal(p.price, 100);
+		assert_string_equal(p.name, "Product C");
+		assert_int_equal(st->ops->edition_get(st, "C", "STD", &e), STORE_OK);
+		assert_int_equal(e.policy.support_months, 12);
+		assert_int_equal(release_count(st, "C"), 1);
+	}
+	/* Not cached: a miss stays a miss until the record is written. */
+	assert_int_equal(st->ops->product_get(st, "D", &p), STORE_NOTFOUND);
+	assert_int_equal(st->ops->edition_get(st, "C", "PRO", &e), STORE_NOTFOUND);
+
+	/* Another thread commits while this one holds a snapshot. */
+	store_read_hold(st);
+	assert_int_equal(release_count(st, "C"), 1);
+	write_in_thread(st, 0);
+	assert_int_equal(release_count(st, "C"), 1);	/* the held snapshot */
+	store_read_release(st);
+	assert_int_equal(st->ops->release_list(st, "C", &r, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(r[0].version, "1.0");
+	assert_string_equal(r[0].url, "u1");
+	assert_string_equal(r[1].version, "2.0");
+	free(r);
+
+	/* This thread's own write: the state of a cached release changes. */
+	assert_int_equal(version_parse("1.0", &v), 0);
+	assert_int_equal(st->ops->release_withdraw(st, "C", &v, &a), STORE_OK);
+	assert_int_equal(st->ops->release_list(st, "C", &r, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(r[0].rel.state, KG_RELEASE_WITHDRAWN);
+	assert_int_equal(r[1].rel.state, KG_RELEASE_PUBLISHED);
+	free(r);
+
+	/* A product another thread adds is there for the next read. */
+	write_in_thread(st, 1);
+	assert_int_equal(st->ops->product_get(st, "D", &p), STORE_OK);
+	assert_int_equal(p.price, 300);
+	assert_int_equal(st->ops->product_get(st, "C", &p), STORE_OK);
+	assert_int_equal(p.price, 100);
+
+	/* More products than the cache has slots: each read is still right. */
+	for (i = 0; i < 12; i++) {
+		char	code[8];
+
+		snprintf(code, sizeof(code), "M%d", i);
+		product_add(st, code, 1000 + i);
+	}
+	for (i = 0; i < 36; i++) {
+		char	code[8];
+
+		snprintf(code, sizeof(code), "M%d", i % 12);
+		assert_int_equal(st->ops->product_get(st, code, &p), STORE_OK);
+		assert_int_equal(p.price, 1000 + i % 12);
+	}
+
+	/* A store opened again (same file, same transaction ids) is not confused. */
+	st->ops->close(st);
+	f->st = st = store_open_ok(f->dir, 0, false);
+	assert_int_equal(st->ops->product_get(st, "D", &p), STORE_OK);
+	assert_int_equal(p.price, 300);
+	assert_int_equal(release_count(st, "C"), 2);
 }
 
 /* ---- acts ---- */
@@ -1176,6 +1299,7 @@ main(void)
 		FRESH(test_releases),
 		FRESH(test_licenses),
 		FRESH(test_nested_read),
+		FRESH(test_catalog_cache),
 		FRESH(test_acts),
 		FRESH(test_act_redeem),
 		FRESH(test_subscriptions),

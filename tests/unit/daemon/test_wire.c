@@ -176,11 +176,47 @@ test_decode_valid(void **state)
 	assert_memory_equal(req.nonce, nonce, 16);
 	crypto_generichash(hash, sizeof(hash), buf, len, NULL, 0);
 	assert_memory_equal(req.hash, hash, KG_HASH_LEN);
-	assert_true(req.budget.used > 0);
-	assert_true(req.budget.used < 1024);
+	/* A usual request is unpacked into the request's own arena. */
+	assert_true(req.arena.total > 0);
+	assert_true(req.arena.total < 1024);
+	assert_true(req.arena.used >= req.arena.total);
+	assert_true(req.arena.used <= sizeof(req.arena_buf));
 	wire_request_clear(&req);
 	assert_null(req.msg);
 	wire_request_clear(&req);	/* twice is harmless */
+
+	/* The budget bounds the unpack: one byte short of it fails. */
+	assert_int_equal(wire_request_decode(buf, len, 16, &req),
+	    WIRE_DECODE_UNREADABLE);
+	assert_null(req.msg);
+	wire_request_clear(&req);
+	free(buf);
+}
+
+/* A request bigger than the arena spills to the heap and frees all of it. */
+static void
+test_decode_spills_to_heap(void **state)
+{
+	char			 key[KG_KEY_TEXT_MAX + 1];
+	struct wire_request	 req;
+	uint8_t			*buf;
+	size_t			 len;
+
+	(void)state;
+	memset(key, 'K', KG_KEY_TEXT_MAX);
+	key[KG_KEY_TEXT_MAX] = '\0';
+	buf = check_request(1, 16, key, "PROD", "1.0", &len);
+	assert_int_equal(wire_request_decode(buf, len, wire_budget_for(FRAME_MAX),
+	    &req), WIRE_DECODE_OK);
+	assert_true(req.arena.total > sizeof(req.arena_buf));
+	assert_int_equal(strlen(req.msg->check->key), KG_KEY_TEXT_MAX);
+	assert_string_equal(req.msg->check->product, "PROD");
+	wire_request_clear(&req);	/* ASan: nothing leaks, nothing freed twice */
+
+	/* Under a budget smaller than the key the unpack fails cleanly. */
+	assert_int_equal(wire_request_decode(buf, len, KG_KEY_TEXT_MAX, &req),
+	    WIRE_DECODE_UNREADABLE);
+	wire_request_clear(&req);
 	free(buf);
 }
 
@@ -380,7 +416,7 @@ test_decode_random(void **state)
 			assert_int_equal(req.reason, KG_REASON_OK);
 		else
 			assert_int_not_equal(req.reason, KG_REASON_OK);
-		assert_true(req.budget.used <= wire_budget_for(FRAME_MAX));
+		assert_true(req.arena.total <= wire_budget_for(FRAME_MAX));
 		assert_true(req.nonce_len <= KG_NONCE_MAX);
 		wire_request_clear(&req);
 	}
@@ -412,14 +448,14 @@ test_decode_budget(void **state)
 	    &req), WIRE_DECODE_UNREADABLE);
 	assert_int_equal(req.reason, KG_REASON_BAD_REQUEST);
 	assert_null(req.msg);
-	assert_true(req.budget.used <= wire_budget_for(FRAME_MAX));
+	assert_true(req.arena.total <= wire_budget_for(FRAME_MAX));
 	wire_request_clear(&req);
 
 	/* With a budget large enough protobuf-c reads it: a protocol-0 Request. */
 	assert_int_equal(wire_request_decode(buf, len, 64u << 20, &req),
 	    WIRE_DECODE_INVALID);
 	assert_int_equal(req.reason, KG_REASON_PROTOCOL_VERSION);
-	assert_true(req.budget.used > wire_budget_for(FRAME_MAX));
+	assert_true(req.arena.total > wire_budget_for(FRAME_MAX));
 	wire_request_clear(&req);
 	free(buf);
 
@@ -632,6 +668,7 @@ main(void)
 		cmocka_unit_test(test_frame_length),
 		cmocka_unit_test(test_frame_http_get),
 		cmocka_unit_test(test_decode_valid),
+		cmocka_unit_test(test_decode_spills_to_heap),
 		cmocka_unit_test(test_decode_status_and_activate),
 		cmocka_unit_test(test_decode_invalid_fields),
 		cmocka_unit_test(test_decode_no_body),

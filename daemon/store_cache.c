@@ -1,0 +1,205 @@
+/*
+ * Per-thread decoded catalog records, tagged by read snapshot: see
+ * store_cache.h. An update check reads its product, edition and release
+ * list in one snapshot (store_read_hold); under a load of checks nothing is
+ * written, so these come from here instead of being looked up and decoded
+ * again for every check. The tables are small and direct: a vendor's
+ * checks touch few products, and a miss costs just the read it replaces.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_cache.h"
+
+#define CACHE_PRODUCTS		4
+#define CACHE_EDITIONS		8
+#define CACHE_RELEASE_LISTS	4
+#define CACHE_RELEASES_MAX	256	/* longer lists are not kept */
+
+struct cache_tag {
+	uint64_t	uid;		/* 0: the slot is empty */
+	size_t		txnid;
+};
+
+static _Thread_local struct {
+	struct {
+		struct cache_tag	tag;
+		struct store_product	p;
+	} product[CACHE_PRODUCTS];
+	struct {
+		struct cache_tag	tag;
+		struct store_edition	e;
+	} edition[CACHE_EDITIONS];
+	struct {
+		struct cache_tag	 tag;
+		char			 product[KG_CODE_MAX + 1];
+		struct store_release	*v;
+		size_t			 n;
+	} rl[CACHE_RELEASE_LISTS];
+	unsigned	next_product, next_edition, next_rl;
+} tl_cache;
+
+static _Atomic uint64_t	cache_uids;
+
+uint64_t
+store_cache_uid_new(void)
+{
+	return atomic_fetch_add(&cache_uids, 1) + 1;
+}
+
+static bool
+tag_is(const struct cache_tag *t, const struct store_snap *s)
+{
+	return t->uid != 0 && t->uid == s->uid && t->txnid == s->txnid;
+}
+
+/*
+ * The slot for a new entry: one of an older snapshot (or empty) if there
+ * is one, else the next in turn.
+ */
+static unsigned
+slot_pick(const struct cache_tag *tags, size_t stride, unsigned n,
+    unsigned *next, const struct store_snap *s)
+{
+	const struct cache_tag	*t;
+	unsigned		 i;
+
+	for (i = 0; i < n; i++) {
+		t = (const struct cache_tag *)((const char *)tags + i * stride);
+		if (!tag_is(t, s))
+			return i;
+	}
+	i = *next % n;
+	*next = i + 1;
+	return i;
+}
+
+bool
+store_cache_product_get(const struct store_snap *s, const char *code,
+    struct store_product *out)
+{
+	unsigned	i;
+
+	for (i = 0; i < CACHE_PRODUCTS; i++)
+		if (tag_is(&tl_cache.product[i].tag, s) &&
+		    strcmp(tl_cache.product[i].p.code, code) == 0) {
+			*out = tl_cache.product[i].p;
+			return true;
+		}
+	return false;
+}
+
+void
+store_cache_product_put(const struct store_snap *s,
+    const struct store_product *p)
+{
+	unsigned	i;
+
+	i = slot_pick(&tl_cache.product[0].tag, sizeof(tl_cache.product[0]),
+	    CACHE_PRODUCTS, &tl_cache.next_product, s);
+	tl_cache.product[i].tag.uid = s->uid;
+	tl_cache.product[i].tag.txnid = s->txnid;
+	tl_cache.product[i].p = *p;
+}
+
+bool
+store_cache_edition_get(const struct store_snap *s, const char *product,
+    const char *code, struct store_edition *out)
+{
+	unsigned	i;
+
+	for (i = 0; i < CACHE_EDITIONS; i++)
+		if (tag_is(&tl_cache.edition[i].tag, s) &&
+		    strcmp(tl_cache.edition[i].e.code, code) == 0 &&
+		    strcmp(tl_cache.edition[i].e.product, product) == 0) {
+			*out = tl_cache.edition[i].e;
+			return true;
+		}
+	return false;
+}
+
+void
+store_cache_edition_put(const struct store_snap *s,
+    const struct store_edition *e)
+{
+	unsigned	i;
+
+	i = slot_pick(&tl_cache.edition[0].tag, sizeof(tl_cache.edition[0]),
+	    CACHE_EDITIONS, &tl_cache.next_edition, s);
+	tl_cache.edition[i].tag.uid = s->uid;
+	tl_cache.edition[i].tag.txnid = s->txnid;
+	tl_cache.edition[i].e = *e;
+}
+
+bool
+store_cache_releases_get(const struct store_snap *s, const char *product,
+    struct store_release **out, size_t *n)
+{
+	struct store_release	*v;
+	unsigned		 i;
+
+	for (i = 0; i < CACHE_RELEASE_LISTS; i++) {
+		if (!tag_is(&tl_cache.rl[i].tag, s) ||
+		    strcmp(tl_cache.rl[i].product, product) != 0)
+			continue;
+		v = NULL;
+		if (tl_cache.rl[i].n > 0) {
+			v = malloc(tl_cache.rl[i].n * sizeof(*v));
+			if (v == NULL)
+				return false;
+			memcpy(v, tl_cache.rl[i].v, tl_cache.rl[i].n * sizeof(*v));
+		}
+		*out = v;
+		*n = tl_cache.rl[i].n;
+		return true;
+	}
+	return false;
+}
+
+void
+store_cache_releases_put(const struct store_snap *s, const char *product,
+    const struct store_release *v, size_t n)
+{
+	struct store_release	*copy = NULL;
+	size_t			 len = strlen(product);
+	unsigned		 i;
+
+	if (n > CACHE_RELEASES_MAX || len > KG_CODE_MAX)
+		return;
+	if (n > 0 && (copy = malloc(n * sizeof(*copy))) == NULL)
+		return;
+	if (n > 0)
+		memcpy(copy, v, n * sizeof(*copy));
+	i = slot_pick(&tl_cache.rl[0].tag, sizeof(tl_cache.rl[0]),
+	    CACHE_RELEASE_LISTS, &tl_cache.next_rl, s);
+	free(tl_cache.rl[i].v);
+	tl_cache.rl[i].tag.uid = s->uid;
+	tl_cache.rl[i].tag.txnid = s->txnid;
+	memcpy(tl_cache.rl[i].product, product, len + 1);
+	tl_cache.rl[i].v = copy;
+	tl_cache.rl[i].n = n;
+}
+
+void
+store_cache_drop(uint64_t uid)
+{
+	unsigned	i;
+
+	for (i = 0; i < CACHE_PRODUCTS; i++)
+		if (uid == 0 || tl_cache.product[i].tag.uid == uid)
+			memset(&tl_cache.product[i].tag, 0,
+			    sizeof(tl_cache.product[i].tag));
+	for (i = 0; i < CACHE_EDITIONS; i++)
+		if (uid == 0 || tl_cache.edition[i].tag.uid == uid)
+			memset(&tl_cache.edition[i].tag, 0,
+			    sizeof(tl_cache.edition[i].tag));
+	for (i = 0; i < CACHE_RELEASE_LISTS; i++)
+		if (uid == 0 || tl_cache.rl[i].tag.uid == uid) {
+			free(tl_cache.rl[i].v);
+			tl_cache.rl[i].v = NULL;
+			tl_cache.rl[i].n = 0;
+			memset(&tl_cache.rl[i].tag, 0,
+			    sizeof(tl_cache.rl[i].tag));
+		}
+}

@@ -1,0 +1,53 @@
+/*
+ * The catalog cache: each thread keeps the products, editions and release
+ * lists it last decoded, each tagged with the snapshot it was read in (the
+ * store's uid and the LMDB transaction id of the read). A read in a
+ * snapshot with the same tag sees exactly the same records, so a hit is as
+ * good as the read; every write commit makes a new transaction id, and an
+ * entry of an older one is never used again. Only store.c calls this.
+ */
+#ifndef KG_STORE_CACHE_H
+#define KG_STORE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* A read snapshot: which store, which committed state. */
+struct store_snap {
+	uint64_t	uid;		/* the store's, unique in this process */
+	size_t		txnid;		/* mdb_txn_id of the read transaction */
+};
+
+/* A fresh uid for a store being opened. */
+uint64_t	store_cache_uid_new(void);
+
+/* Copy the cached record into *out: true on a hit. */
+bool	store_cache_product_get(const struct store_snap *s, const char *code,
+	    struct store_product *out);
+bool	store_cache_edition_get(const struct store_snap *s, const char *product,
+	    const char *code, struct store_edition *out);
+
+/* Remember a record read in snapshot s. */
+void	store_cache_product_put(const struct store_snap *s,
+	    const struct store_product *p);
+void	store_cache_edition_put(const struct store_snap *s,
+	    const struct store_edition *e);
+
+/*
+ * A copy of the cached release list of product into *out (malloc'd; NULL
+ * when n is 0) and *n: true on a hit. False also when the copy cannot be
+ * allocated (the caller then reads the store).
+ */
+bool	store_cache_releases_get(const struct store_snap *s, const char *product,
+	    struct store_release **out, size_t *n);
+/* Remember the n releases of product read in s (copied). */
+void	store_cache_releases_put(const struct store_snap *s, const char *product,
+	    const struct store_release *v, size_t n);
+
+/* Forget this thread's entries of store uid (0: all of them) and free them. */
+void	store_cache_drop(uint64_t uid);
+
+#endif
