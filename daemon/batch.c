@@ -14,10 +14,10 @@
  * signed before another reply joins it, which bounds both the memory and
  * the wait.
  *
- * Kept places (batch_reserve) are for replies that wait for other work of
- * the turn: an act redemption is answered only after the group commit that
- * makes it durable (renew.c), and that commit runs in the prepare function,
- * at the start of the flush, for every redemption of the turn at once.
+ * An act redemption's reply is added only after the group commit that
+ * makes it durable (renew.c), in the turn that learns of the commit; its
+ * connection answers nothing else meanwhile, so its replies keep their
+ * order (conn.c).
  *
  * One signature per batch is the point: signing goes to the signer process
  * (a round trip over a socket and an Ed25519 signature, by far the largest
@@ -42,7 +42,6 @@ struct batch_item {
 	void	*owner;		/* NULL: forgotten */
 	size_t	 off;		/* the body in b->body */
 	size_t	 len;
-	bool	 empty;		/* a kept place, not filled yet */
 };
 
 struct batch {
@@ -58,8 +57,6 @@ struct batch {
 	size_t			 framecap;
 	uint8_t			 leaf[BATCH_REPLIES_MAX][KG_MERKLE_HASH_LEN];
 	struct kg_merkle	*tree;
-	void			(*prepare)(void *);
-	void			*prepare_arg;
 	bool			 flushing;
 };
 
@@ -167,7 +164,6 @@ batch_pack(struct batch *b, struct batch_item *it, const struct wire_reply *r)
 	}
 	it->off = b->bodylen;
 	it->len = wire_reply_body_pack(r, b->body + b->bodylen);
-	it->empty = false;
 	b->bodylen += it->len;
 	return 0;
 }
@@ -190,36 +186,6 @@ batch_add(struct batch *b, void *owner, const struct wire_reply *r)
 		return -1;
 	}
 	return 0;
-}
-
-/* Keep a place for owner's next reply: see batch.h. */
-int
-batch_reserve(struct batch *b, void *owner, size_t *slot)
-{
-	struct batch_item	*it;
-
-	if (b->flushing || (it = batch_item_new(b, owner)) == NULL)
-		return -1;
-	it->empty = true;
-	*slot = b->n - 1;
-	return 0;
-}
-
-/* Fill a kept place: see batch.h. */
-int
-batch_fill(struct batch *b, size_t slot, const struct wire_reply *r)
-{
-	if (slot >= b->n || !b->item[slot].empty)
-		return -1;
-	return batch_pack(b, &b->item[slot], r);
-}
-
-/* The work to finish before signing: see batch.h. */
-void
-batch_set_prepare(struct batch *b, void (*fn)(void *), void *arg)
-{
-	b->prepare = fn;
-	b->prepare_arg = arg;
 }
 
 /* Frame item i's body with its signature and hand it over. */
@@ -275,15 +241,6 @@ batch_flush(struct batch *b)
 	/* Nothing may be added from here on, and flushes do not nest. */
 	b->flushing = true;
 	event_del(b->ev);
-	if (b->prepare != NULL)
-		b->prepare(b->prepare_arg);
-	/* A place left empty fails its owner and signs nothing. */
-	for (i = 0; i < b->n; i++)
-		if (b->item[i].empty && b->item[i].owner != NULL) {
-			log_error("%s: a reply was never filled", __func__);
-			b->deliver(b->item[i].owner, NULL, 0);
-			b->item[i].owner = NULL;
-		}
 	memset(&ws, 0, sizeof(ws));
 	ws.sig = sig;
 	if (b->n == 1)

@@ -7,9 +7,8 @@
  * its leaf index and path. A batch of one reply is signed directly, so a
  * lone request gets exactly the reply it got before batching.
  *
- * Order: replies are handed over in the order they were added (or their
- * places kept, batch_reserve), so one connection's replies keep the order of
- * its requests.
+ * Order: replies are handed over in the order they were added, so one
+ * connection's replies keep the order of its requests.
  */
 #ifndef KG_BATCH_H
 #define KG_BATCH_H
@@ -50,25 +49,6 @@ void		 batch_free(struct batch *b);
  * when this returns. 0, or -1 (logged, nothing queued) when out of memory.
  */
 int		 batch_add(struct batch *b, void *owner, const struct wire_reply *r);
-
-/*
- * Keep a place for owner's next reply, whose body is not known yet (an act
- * redemption waiting for its group commit): *slot names it for batch_fill.
- * The batch's prepare function must fill every kept place. 0, or -1
- * (logged) when none could be kept.
- */
-int		 batch_reserve(struct batch *b, void *owner, size_t *slot);
-
-/* Fill a kept place with r's body (during prepare, or any time before). 0 or -1. */
-int		 batch_fill(struct batch *b, size_t slot, const struct wire_reply *r);
-
-/*
- * Call fn(arg) at the start of every flush, before anything is signed: the
- * place to finish the work whose replies have kept places (renew.c's group
- * commit) and fill them. A place still empty after it is handed to its
- * owner as a failure (NULL frame).
- */
-void		 batch_set_prepare(struct batch *b, void (*fn)(void *), void *arg);
 
 /*
  * Sign every queued reply now and hand each to its owner. Callers need not

@@ -8,13 +8,17 @@
  * Replies are signed in batches (batch.c): a request's reply is queued in
  * the listener's batch, which signs the replies of one event-loop turn
  * together and hands each back here (conn_batch_deliver) to be written
- * (an activate request's reply after the turn's group commit, renew.c).
+ * (an activate request's reply after its group commit, renew.c).
  * A reply with nothing queued before it is sent straight to the socket
  * (conn_send_now); only what the kernel does not take waits in the output.
  * c->pending counts this connection's replies still in the batch: a
  * connection with pending replies is "replies still on their way" exactly
  * like one with unsent output, and error replies go through the batch too,
- * so replies keep the order of their requests.
+ * so replies keep the order of their requests. While an activate request
+ * waits for its commit the connection is held (c->held): further activate
+ * requests are taken (they join the group in order), anything else waits
+ * in the input until the activation is answered, so that it sees the
+ * renewal and its reply comes after (dispatch_frame_batch).
  *
  * Timers: while no frame is pending the connection may stay silent for
  * conf.idle_timeout seconds (then it is closed without a word: the client
@@ -63,6 +67,7 @@
 #include "daemon.h"
 #include "dispatch.h"
 #include "log.h"
+#include "renew.h"
 #include "wire.h"
 
 #define CONN_LINGER_SECONDS	2
@@ -187,6 +192,8 @@ conn_free(struct conn *c)
 	log_debug("peer %s: closed", c->peer.text);
 	if (c->pending > 0)
 		batch_forget(c->loop->batch, c);
+	if (c->held > 0)
+		renew_forget(c->loop->renew, c);
 	if (c->gone != NULL)
 		c->gone(c->gone_arg, c);
 	event_free(c->timer);
@@ -307,6 +314,19 @@ conn_batch_deliver(void *owner, const uint8_t *frame, size_t len)
 	}
 }
 
+/* An activate request of c's is answered: see conn.h. */
+void
+conn_unhold(void *owner)
+{
+	struct conn	*c = owner;
+
+	if (c->held == 0 || --c->held > 0 || c->closing || c->lingering)
+		return;
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
+		    BEV_TRIG_DEFER_CALLBACKS);
+}
+
 /* Answer the frame at the head of the input (an error reply; close after). */
 static int
 conn_reply_error(struct conn *c, const char *reason, const char *detail)
@@ -333,8 +353,9 @@ conn_process(struct conn *c)
 	char		 detail[96];
 	size_t		 avail;
 	uint32_t	 len;
-	bool		 close_after, answered = false;
+	bool		 close_after, deferred, answered = false;
 	ev_ssize_t	 n;
+	int		 rv;
 
 	while (!c->closing && !c->paused) {
 		avail = evbuffer_get_length(in);
@@ -344,6 +365,8 @@ conn_process(struct conn *c)
 		case WIRE_FRAME_NEED_MORE:
 			goto partial;
 		case WIRE_FRAME_TOO_LARGE:
+			if (c->held > 0)
+				return 0;	/* answered after the activation */
 			snprintf(detail, sizeof(detail), "frame of %u bytes is "
 			    "over this server's limit of %u bytes", len,
 			    c->d->conf.frame_max);
@@ -360,12 +383,17 @@ conn_process(struct conn *c)
 			conn_free(c);
 			return -1;
 		}
-		if (dispatch_frame_batch(c->d, &c->peer, msg + WIRE_HEADER_LEN,
-		    len, c->loop, c, &close_after) == -1) {
+		rv = dispatch_frame_batch(c->d, &c->peer, msg + WIRE_HEADER_LEN,
+		    len, c->loop, c, c->held > 0, &close_after, &deferred);
+		if (rv == -1) {
 			conn_free(c);
 			return -1;
 		}
+		if (rv == 1)
+			return 0;	/* held: conn_unhold comes back for it */
 		c->pending++;
+		if (deferred)
+			c->held++;
 		evbuffer_drain(in, (size_t)len + WIRE_HEADER_LEN);
 		answered = true;
 		c->active_at = conn_clock();

@@ -36,7 +36,8 @@ struct conn {
 	TAILQ_ENTRY(conn)	 entry;		/* the listener's list */
 	struct daemon		*d;
 	struct dispatch_loop	*loop;		/* the listener's: signs the replies */
-	unsigned		 pending;	/* replies queued in the batch */
+	unsigned		 pending;	/* replies queued in the batch, or waiting */
+	unsigned		 held;		/* activate requests waiting to commit */
 	struct bufferevent	*bev;
 	struct event		*timer;
 	enum conn_timer		 timer_kind;
@@ -73,6 +74,13 @@ struct conn	*conn_new(struct daemon *d, struct event_base *base,
  */
 void		 conn_batch_deliver(void *owner, const uint8_t *frame,
 		    size_t len);
+
+/*
+ * The dispatch_loop's unhold: owner's (a struct conn's) activate request has
+ * its reply in the batch now; once none waits, the frames left in its input
+ * are answered (from the loop, not from inside this call).
+ */
+void		 conn_unhold(void *owner);
 
 /* Close the connection now, tell its listener, and free it. */
 void		 conn_free(struct conn *c);

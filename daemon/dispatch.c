@@ -143,9 +143,7 @@ dispatch_route(const struct request_ctx *rc, const Keygate__Request *m,
 
 /* Where a finished wire_reply goes: signed into a frame, or into a batch. */
 struct dispatch_sink {
-	struct dispatch_loop *loop;	/* NULL: sign directly into *frame ... */
-	struct batch	 *fill;		/* ... unless this is set: fill a kept place */
-	size_t		  slot;
+	struct dispatch_loop *loop;	/* NULL: sign directly into *frame */
 	void		 *owner;
 	uint8_t		**frame;
 	size_t		 *framelen;
@@ -163,8 +161,6 @@ dispatch_emit(struct daemon *d, struct wire_reply *wr,
 		date_format(date_from_time((time_t)wr->server_time), day);
 		log_warn("TEST CLOCK: signing a reply dated %s (test clock)", day);
 	}
-	if (sink->fill != NULL)
-		return batch_fill(sink->fill, sink->slot, wr);
 	if (sink->loop != NULL)
 		return batch_add(sink->loop->batch, sink->owner, wr);
 	return wire_reply_encode(d->signer, wr, sink->frame, sink->framelen);
@@ -174,11 +170,14 @@ static int	dispatch_reply(struct daemon *, const struct dispatch_peer *,
 		    const char *, struct handler_reply *, bool,
 		    struct wire_reply *, const struct dispatch_sink *);
 
-/* Answer one request message into sink. */
+/*
+ * Answer one request message into sink. While held, anything but a
+ * readable activate request is left alone: 1 (dispatch_frame_batch).
+ */
 static int
 dispatch_answer(struct daemon *d, const struct dispatch_peer *peer,
     const uint8_t *msg, size_t len, const struct dispatch_sink *sink,
-    bool *close_after)
+    bool held, bool *close_after, bool *deferred)
 {
 	struct wire_request	 req;
 	struct handler_reply	 out;
@@ -189,11 +188,17 @@ dispatch_answer(struct daemon *d, const struct dispatch_peer *peer,
 	int			 rv = 0;
 
 	*close_after = false;
+	*deferred = false;
 	handler_reply_init(&out);
 	memset(&wr, 0, sizeof(wr));
 
 	dec = wire_request_decode(msg, len, wire_budget_for(d->conf.frame_max),
 	    &req);
+	if (held && (dec != WIRE_DECODE_OK ||
+	    req.msg->body_case != KEYGATE__REQUEST__BODY_ACTIVATE)) {
+		wire_request_clear(&req);
+		return 1;
+	}
 	wr.nonce = req.nonce;
 	wr.nonce_len = req.nonce_len;
 	wr.request_hash = req.hash;
@@ -205,7 +210,8 @@ dispatch_answer(struct daemon *d, const struct dispatch_peer *peer,
 		*close_after = dec == WIRE_DECODE_UNREADABLE;
 	}
 	if (out.deferred) {
-		/* Its place is kept in the batch; dispatch_deferred_done fills it. */
+		/* renew.c answers it after its commit: dispatch_deferred_done. */
+		*deferred = true;
 		handler_reply_clear(&out);
 		wire_request_clear(&req);
 		return 0;
@@ -249,13 +255,13 @@ dispatch_reply(struct daemon *d, const struct dispatch_peer *peer,
 	return rv;
 }
 
-/* Finish a deferred reply into its kept place: see dispatch.h. */
+/* Finish a deferred reply into loop's batch: see dispatch.h. */
 int
 dispatch_deferred_done(struct daemon *d, const struct dispatch_peer *peer,
     const uint8_t *nonce, size_t nonce_len, const uint8_t *hash,
-    struct handler_reply *out, struct batch *b, size_t slot)
+    struct handler_reply *out, struct dispatch_loop *loop, void *owner)
 {
-	struct dispatch_sink	sink = { .slot = slot, .fill = b };
+	struct dispatch_sink	sink = { .loop = loop, .owner = owner };
 	struct wire_reply	wr;
 
 	memset(&wr, 0, sizeof(wr));
@@ -273,21 +279,24 @@ dispatch_frame(struct daemon *d, const struct dispatch_peer *peer,
     bool *close_after)
 {
 	struct dispatch_sink	sink = { .frame = frame, .framelen = framelen };
+	bool			deferred;
 
 	*frame = NULL;
 	*framelen = 0;
-	return dispatch_answer(d, peer, msg, len, &sink, close_after);
+	return dispatch_answer(d, peer, msg, len, &sink, false, close_after,
+	    &deferred);
 }
 
 /* Answer one request message into a batch: see dispatch.h. */
 int
 dispatch_frame_batch(struct daemon *d, const struct dispatch_peer *peer,
     const uint8_t *msg, size_t len, struct dispatch_loop *loop, void *owner,
-    bool *close_after)
+    bool held, bool *close_after, bool *deferred)
 {
 	struct dispatch_sink	sink = { .loop = loop, .owner = owner };
 
-	return dispatch_answer(d, peer, msg, len, &sink, close_after);
+	return dispatch_answer(d, peer, msg, len, &sink, held, close_after,
+	    deferred);
 }
 
 /* An Error reply to no request in particular, into sink. */

@@ -31,7 +31,9 @@ struct wire_request;
 /* What one event loop answers with: its reply batch and its redemptions. */
 struct dispatch_loop {
 	struct batch		*batch;
-	struct renew_queue	*renew;		/* activate requests of the turn */
+	struct renew_queue	*renew;		/* activate requests waiting to commit */
+	/* owner's activate request was answered: it may go on (conn.c) */
+	void			(*unhold)(void *owner);
 };
 
 /* What a handler is given. */
@@ -95,22 +97,29 @@ int	dispatch_frame(struct daemon *d, const struct dispatch_peer *peer,
 /*
  * The same, but the reply body goes into loop's batch for owner
  * (batch_add): it is signed with the other replies of this loop turn and
- * handed to owner then. An activate request's reply waits for the turn's
- * group commit (renew.c) in a place kept in the batch. 0, or -1 (logged)
+ * handed to owner then. An activate request's reply waits for its group
+ * commit (renew.c): *deferred is then set, and the reply comes later,
+ * after which loop->unhold(owner) is called. While held (an activate
+ * request of owner's still waits) only further activate requests are
+ * taken, to join the same or the next group in order; anything else
+ * returns 1 untouched, to be answered once owner is no longer held, so
+ * that it sees the renewal and its reply follows the activation's.
+ * 0 when answered (or deferred), 1 when left for later, or -1 (logged)
  * when no reply could be queued: close.
  */
 int	dispatch_frame_batch(struct daemon *d, const struct dispatch_peer *peer,
 	    const uint8_t *msg, size_t len, struct dispatch_loop *loop,
-	    void *owner, bool *close_after);
+	    void *owner, bool held, bool *close_after, bool *deferred);
 
 /*
  * Finish a reply whose handler deferred it (handler_reply.deferred): out is
- * the handler's answer now, nonce and hash the request's; the reply fills
- * place slot of b. Logs and counts it as dispatch_frame does. 0 or -1.
+ * the handler's answer now, nonce and hash the request's; the reply goes
+ * into loop's batch for owner. Logs and counts it as dispatch_frame does.
+ * 0 or -1.
  */
 int	dispatch_deferred_done(struct daemon *d, const struct dispatch_peer *peer,
 	    const uint8_t *nonce, size_t nonce_len, const uint8_t *hash,
-	    struct handler_reply *out, struct batch *b, size_t slot);
+	    struct handler_reply *out, struct dispatch_loop *loop, void *owner);
 
 /*
  * A signed Error reply to no request in particular (empty nonce and

@@ -264,8 +264,8 @@ listen_release(struct listener *l)
 		event_free(l->resume);
 	if (l->turn != NULL)
 		event_free(l->turn);
-	batch_free(l->loop.batch);	/* redeems and answers what waits */
-	renew_queue_free(l->loop.renew);
+	renew_queue_free(l->loop.renew);	/* waits for its commit */
+	batch_free(l->loop.batch);
 	free(l);
 }
 
@@ -311,9 +311,10 @@ listener_new(struct daemon *d, struct event_base *base, unsigned port_override,
 		snprintf(err, errlen, "cannot create a timer");
 		goto fail;
 	}
+	l->loop.unhold = conn_unhold;
 	if ((l->loop.batch = batch_new(d, base, conn_batch_deliver)) == NULL ||
-	    (l->loop.renew = renew_queue_new(d, l->loop.batch)) == NULL) {
-		snprintf(err, errlen, "out of memory");
+	    (l->loop.renew = renew_queue_new(d, &l->loop, base)) == NULL) {
+		snprintf(err, errlen, "out of memory, or no committer thread");
 		goto fail;
 	}
 	l->evl = evconnlistener_new_bind(base, listen_accept_cb, l,

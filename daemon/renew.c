@@ -14,12 +14,11 @@
  *   store, then the license's state (revoked, suspended, trial), then the
  *   redemption. A locked-out caller costs one signature check and no store
  *   access.
- * - Group commit (renew_group.c): the activate requests of one event-loop
- *   turn that pass those checks wait in the loop's renew queue (each with
- *   its reply's place kept in the reply batch) and are redeemed together in
- *   one write transaction when the batch is signed, in the order they
- *   arrived (with several workers, one transaction takes what every worker
- *   has waiting); their
+ * - Group commit (renew_group.c): the activate requests that pass those
+ *   checks wait in the loop's renew queue and are redeemed together in one
+ *   write transaction by the committer thread, in the order they arrived
+ *   (one transaction takes what every worker has waiting; the requests
+ *   that come while it is written make the next); their
  *   renewed keys are sent to the signer process just before the commit, so
  *   signing overlaps the disk writes; each reply is built after the commit.
  *   The failure budgets are checked again, and failures charged, inside

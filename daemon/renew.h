@@ -29,21 +29,31 @@
 void	renew_handle(const struct request_ctx *rc,
 	    const Keygate__ActivateRequest *rq, struct handler_reply *out);
 
-struct batch;
+struct event_base;
 struct renew_queue;
 
 /*
  * Group commit: activate requests answered through a dispatch_loop whose
- * renew queue is set wait there, each with a place kept in the loop's batch,
- * and are redeemed together in one write transaction (act_redeem_many) when
- * the batch is signed, at the end of the loop turn; each reply is built
- * after that commit, so an acknowledged renewal is durable. Without a queue
- * (dispatch_frame) an activate request is redeemed at once.
- * renew_queue_new registers the queue as b's prepare function; free the
- * queue after b. NULL when out of memory.
+ * renew queue is set wait there and are redeemed together in one durable
+ * write transaction (act_redeem_many) by the committer thread, which takes
+ * what every loop has waiting whenever it is free; a loop goes on serving
+ * meanwhile, and the requests that come during one commit make the next
+ * group. Each reply is built after its commit and goes into the loop's
+ * batch for its owner, and loop->unhold(owner) is called, so an
+ * acknowledged renewal is durable. Without a queue (dispatch_frame) an
+ * activate request is redeemed at once.
+ * renew_queue_new makes the queue of loop, whose events run on base (the
+ * first queue starts the committer thread); renew_queue_free waits for the
+ * queue's group at the committer, drops what still waits (call it after
+ * the loop has stopped) and stops the committer with the last queue.
+ * NULL (logged) when out of memory or no thread can be started.
  */
-struct renew_queue	*renew_queue_new(struct daemon *d, struct batch *b);
+struct renew_queue	*renew_queue_new(struct daemon *d, struct dispatch_loop *loop,
+			    struct event_base *base);
 void			 renew_queue_free(struct renew_queue *q);
+
+/* owner is gone: its waiting activate requests are redeemed, not answered. */
+void			 renew_forget(struct renew_queue *q, const void *owner);
 
 /*
  * Free the failure rate limiter's tables (created on the first activate

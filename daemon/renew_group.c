@@ -1,12 +1,17 @@
 /*
- * Group commit of act redemptions (renew.h): the activate requests of one
- * event-loop turn wait in the loop's queue, each with its reply's place
- * kept in the loop's batch, and are redeemed together, in one durable
- * write transaction, when the batch is signed.
+ * Group commit of act redemptions (renew.h): the activate requests of a
+ * loop wait in its queue and are redeemed together, in one durable write
+ * transaction, by the committer thread; the loop answers each after that
+ * commit. The loop is never blocked by a commit: while one group is being
+ * written, the requests that come meanwhile gather for the next, which the
+ * committer starts as soon as it is free.
  */
+#include <signal.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "batch.h"
 #include "daemon.h"
@@ -19,16 +24,19 @@
 #include "store.h"
 #include "wire.h"
 
+/* A queue's end-of-turn event is made active by its first job. */
+static void	renew_turn_cb(evutil_socket_t, short, void *);
+
 /*
- * Park job in the loop's queue with a place kept for its reply. 0, or -1
- * when it cannot wait (then it is redeemed at once).
+ * Park job in the loop's queue until its group commit. 0, or -1 when it
+ * cannot wait (then it is redeemed at once).
  */
 int
 renew_defer(const struct request_ctx *rc, const struct renew_job *job)
 {
 	struct renew_queue	*q = rc->loop->renew;
 	struct renew_job	*nj;
-	size_t			 cap, slot;
+	size_t			 cap;
 
 	if (q->n == q->cap) {
 		cap = q->cap == 0 ? 16 : q->cap * 2;
@@ -37,36 +45,36 @@ renew_defer(const struct request_ctx *rc, const struct renew_job *job)
 		q->job = nj;
 		q->cap = cap;
 	}
-	/* This may sign a full batch first, and redeem what waits in it. */
-	if (batch_reserve(q->batch, rc->owner, &slot) == -1)
-		return -1;
 	nj = &q->job[q->n++];
 	*nj = *job;
-	nj->slot = slot;
+	nj->owner = rc->owner;
 	memcpy(nj->nonce, rc->req->nonce, rc->req->nonce_len);
 	nj->nonce_len = rc->req->nonce_len;
 	memcpy(nj->hash, rc->req->hash, KG_HASH_LEN);
+	if (q->n == 1)
+		event_active(q->turn, 0, 0);
 	return 0;
 }
 
 /*
- * Group commit across the worker threads, leader and followers: at the end
- * of its turn each worker puts its queue on the waiting list; the first
- * that finds no leader at work leads: it takes every queue waiting, redeems
- * all their requests in one transaction, and wakes the others, which then
- * answer their own requests. A worker that comes while a commit runs waits
- * for the next one, which takes everything that came meanwhile.
+ * The committer thread, one for every worker's loop: it waits for queues
+ * (renew_submit), takes every queue waiting, redeems all their requests in
+ * one transaction, marks each queue committed and makes its done event
+ * active, then takes what came meanwhile. It runs while at least one queue
+ * exists.
  *
- * The leader's scratch lives here (there is one leader at a time): the
- * requests in one array for act_redeem_many, their jobs, and the renewed
- * licenses' payloads and signatures.
+ * Its scratch lives here too: the requests in one array for
+ * act_redeem_many, their jobs, and the renewed licenses' payloads and
+ * signatures.
  */
 static struct {
 	pthread_mutex_t		  lock;
-	pthread_cond_t		  done;
-	bool			  leading;
+	pthread_cond_t		  cond;		/* waiting, committed or stop changed */
+	pthread_t		  thread;
+	size_t			  nqueues;	/* the thread runs while > 0 */
+	bool			  stop;
 	struct renew_queue	 *waiting;	/* through renew_queue.next */
-	struct daemon		 *d;		/* the leader's round: */
+	struct daemon		 *d;		/* the round's: */
 	size_t			  n, cap;
 	struct store_redeem	 *req;
 	struct renew_job	**job;
@@ -80,10 +88,10 @@ static struct {
 	size_t			  nticket;
 } grp = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.done = PTHREAD_COND_INITIALIZER,
+	.cond = PTHREAD_COND_INITIALIZER,
 };
 
-/* Room for n requests in the leader's scratch. 0 or -1. */
+/* Room for n requests in the committer's scratch. 0 or -1. */
 static int
 renew_round_reserve(size_t n)
 {
@@ -177,7 +185,7 @@ renew_sign_collect(void)
 	grp.nticket = 0;
 }
 
-/* The leader: redeem the requests of every queue in list in one transaction. */
+/* Redeem the requests of every queue in list in one transaction. */
 static void
 renew_round_commit(struct daemon *d, struct renew_queue *list)
 {
@@ -186,22 +194,22 @@ renew_round_commit(struct daemon *d, struct renew_queue *list)
 	size_t			 i, n = 0;
 
 	for (q = list; q != NULL; q = q->next)
-		n += q->n;
+		n += q->nrun;
 	if (renew_round_reserve(n) == -1) {
 		log_error("%s: out of memory for %zu redemptions", __func__, n);
 		for (q = list; q != NULL; q = q->next)
-			for (i = 0; i < q->n; i++) {
-				q->job[i].r.err = STORE_IO;
-				q->job[i].r.reason = KG_REASON_INTERNAL;
+			for (i = 0; i < q->nrun; i++) {
+				q->run[i].r.err = STORE_IO;
+				q->run[i].r.reason = KG_REASON_INTERNAL;
 			}
 		return;
 	}
 	grp.d = d;
 	grp.n = 0;
 	for (q = list; q != NULL; q = q->next)
-		for (i = 0; i < q->n; i++) {
-			renew_job_request(d, &q->job[i], &grp.req[grp.n]);
-			grp.job[grp.n++] = &q->job[i];
+		for (i = 0; i < q->nrun; i++) {
+			renew_job_request(d, &q->run[i], &grp.req[grp.n]);
+			grp.job[grp.n++] = &q->run[i];
 		}
 	grp.nticket = 0;
 	if (st->ops->act_redeem_many(st, grp.req, grp.n, renew_sign_submit,
@@ -212,75 +220,222 @@ renew_round_commit(struct daemon *d, struct renew_queue *list)
 		grp.job[i]->r = grp.req[i];
 }
 
-/* Redeem every parked activate request (the batch's prepare): see above. */
-static void
-renew_queue_flush(void *arg)
+/* The committer thread: see the top of grp. */
+static void *
+renew_committer_main(void *arg)
 {
-	struct renew_queue	*q = arg, *list, *x;
-	struct handler_reply	 out;
-	struct renew_job	*job;
-	size_t			 i;
+	struct renew_queue	*list, *q;
 
-	if (q->n == 0)
+	(void)arg;
+	pthread_mutex_lock(&grp.lock);
+	for (;;) {
+		while (grp.waiting == NULL && !grp.stop)
+			pthread_cond_wait(&grp.cond, &grp.lock);
+		if (grp.waiting == NULL)
+			break;		/* stop, and nothing is left */
+		list = grp.waiting;
+		grp.waiting = NULL;
+		pthread_mutex_unlock(&grp.lock);
+		daemon_shared_enter(list->d);
+		renew_round_commit(list->d, list);
+		daemon_shared_leave(list->d);
+		pthread_mutex_lock(&grp.lock);
+		/* Under the lock: renew_queue_free waits for committed. */
+		for (q = list; q != NULL; q = q->next) {
+			q->committed = true;
+			event_active(q->done, 0, 0);
+		}
+		pthread_cond_broadcast(&grp.cond);
+	}
+	pthread_mutex_unlock(&grp.lock);
+	if (grp.d != NULL)
+		store_thread_end(grp.d->store);
+	return NULL;
+}
+
+/* Hand the queue's waiting jobs to the committer, unless a group is there. */
+static void
+renew_submit(struct renew_queue *q)
+{
+	struct renew_job	*t;
+	size_t			 cap;
+
+	if (q->busy || q->n == 0)
 		return;
+	/* The waiting jobs become run[]; the old run[] takes the next ones. */
+	t = q->run;
+	cap = q->caprun;
+	q->run = q->job;
+	q->caprun = q->cap;
+	q->nrun = q->n;
+	q->job = t;
+	q->cap = cap;
+	q->n = 0;
+	q->busy = true;
 	pthread_mutex_lock(&grp.lock);
 	q->committed = false;
 	q->next = grp.waiting;
 	grp.waiting = q;
-	while (!q->committed) {
-		if (grp.leading) {
-			pthread_cond_wait(&grp.done, &grp.lock);
-			continue;
-		}
-		grp.leading = true;
-		list = grp.waiting;
-		grp.waiting = NULL;
-		pthread_mutex_unlock(&grp.lock);
-		renew_round_commit(q->d, list);
-		pthread_mutex_lock(&grp.lock);
-		for (x = list; x != NULL; x = x->next)
-			x->committed = true;
-		grp.leading = false;
-		pthread_cond_broadcast(&grp.done);
-	}
+	pthread_cond_broadcast(&grp.cond);
 	pthread_mutex_unlock(&grp.lock);
+}
 
-	for (i = 0; i < q->n; i++) {
-		job = &q->job[i];
+/* The end of a turn that queued activate requests. */
+static void
+renew_turn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	renew_submit(arg);
+}
+
+/*
+ * The committer is done with run[]: send the next group at once, so that
+ * it commits while this one is answered, then answer each.
+ */
+static void
+renew_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct renew_queue	*q = arg;
+	struct handler_reply	 out;
+	struct renew_job	*job, *t;
+	size_t			 i, cap;
+
+	(void)fd;
+	(void)what;
+	if (!q->busy)
+		return;
+	daemon_shared_enter(q->d);
+	/* run[] becomes fin[]; the old fin[] (empty) takes the next group. */
+	t = q->fin;
+	cap = q->capfin;
+	q->fin = q->run;
+	q->capfin = q->caprun;
+	q->nfin = q->nrun;
+	q->run = t;
+	q->caprun = cap;
+	q->nrun = 0;
+	q->busy = false;
+	renew_submit(q);
+	for (i = 0; i < q->nfin; i++) {
+		job = &q->fin[i];
 		handler_reply_init(&out);
 		renew_finish(q->d, job, &job->r, &out);
-		if (dispatch_deferred_done(q->d, &job->peer, job->nonce,
-		    job->nonce_len, job->hash, &out, q->batch, job->slot) == -1)
-			log_error("%s: the reply of act %s could not be built",
-			    __func__, job->act);
+		if (job->owner != NULL) {
+			if (dispatch_deferred_done(q->d, &job->peer, job->nonce,
+			    job->nonce_len, job->hash, &out, q->loop,
+			    job->owner) == -1)
+				log_error("%s: the reply of act %s could not be "
+				    "queued", __func__, job->act);
+			q->loop->unhold(job->owner);
+		}
 		handler_reply_clear(&out);
 		free(job->key_text);
 		job->key_text = NULL;
 	}
-	q->n = 0;
+	q->nfin = 0;
+	daemon_shared_leave(q->d);
 }
 
-/* A queue for the activate requests of batch b's loop: see renew.h. */
+/* owner is gone: see renew.h. */
+void
+renew_forget(struct renew_queue *q, const void *owner)
+{
+	size_t	i;
+
+	if (q == NULL)
+		return;
+	for (i = 0; i < q->n; i++)
+		if (q->job[i].owner == owner)
+			q->job[i].owner = NULL;
+	/* The committer does not read owner: the loop alone writes it. */
+	for (i = 0; i < q->nrun; i++)
+		if (q->run[i].owner == owner)
+			q->run[i].owner = NULL;
+	for (i = 0; i < q->nfin; i++)
+		if (q->fin[i].owner == owner)
+			q->fin[i].owner = NULL;
+}
+
+/* A queue for loop's activate requests: see renew.h. */
 struct renew_queue *
-renew_queue_new(struct daemon *d, struct batch *b)
+renew_queue_new(struct daemon *d, struct dispatch_loop *loop,
+    struct event_base *base)
 {
 	struct renew_queue	*q;
+	sigset_t		 all, old;
+	int			 rc;
 
-	if ((q = calloc(1, sizeof(*q))) == NULL)
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		log_error("%s: out of memory", __func__);
 		return NULL;
+	}
 	q->d = d;
-	q->batch = b;
-	batch_set_prepare(b, renew_queue_flush, q);
+	q->loop = loop;
+	if ((q->turn = event_new(base, -1, 0, renew_turn_cb, q)) == NULL ||
+	    (q->done = event_new(base, -1, 0, renew_done_cb, q)) == NULL) {
+		log_error("%s: event_new failed", __func__);
+		goto fail;
+	}
+	pthread_mutex_lock(&grp.lock);
+	if (grp.nqueues == 0) {
+		grp.stop = false;
+		grp.d = d;
+		/* The thread gets no signals: the main loop handles them. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		rc = pthread_create(&grp.thread, NULL, renew_committer_main, NULL);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (rc != 0) {
+			pthread_mutex_unlock(&grp.lock);
+			log_error("%s: cannot start the committer thread: %s",
+			    __func__, strerror(rc));
+			goto fail;
+		}
+	}
+	grp.nqueues++;
+	pthread_mutex_unlock(&grp.lock);
 	return q;
+fail:
+	if (q->turn != NULL)
+		event_free(q->turn);
+	free(q);
+	return NULL;
 }
 
-/* Free the queue (after its batch: batch_free redeems what waits). */
+/* Wait for the queue's group, drop the rest, free: see renew.h. */
 void
 renew_queue_free(struct renew_queue *q)
 {
+	pthread_t	t;
+	bool		last;
+	size_t		i;
+
 	if (q == NULL)
 		return;
+	pthread_mutex_lock(&grp.lock);
+	while (q->busy && !q->committed)
+		pthread_cond_wait(&grp.cond, &grp.lock);
+	last = --grp.nqueues == 0;
+	if (last)
+		grp.stop = true;
+	pthread_cond_broadcast(&grp.cond);
+	t = grp.thread;
+	pthread_mutex_unlock(&grp.lock);
+	if (last)
+		pthread_join(t, NULL);
+	if (q->busy && q->nrun > 0)
+		log_warn("%s: %zu redemptions committed but not answered "
+		    "(the loop has stopped)", __func__, q->nrun);
+	for (i = 0; i < q->nrun; i++)
+		free(q->run[i].key_text);
+	if (q->n > 0)
+		log_warn("%s: %zu activate requests dropped unanswered (the loop "
+		    "has stopped)", __func__, q->n);
+	event_free(q->turn);
+	event_free(q->done);
 	free(q->job);
+	free(q->run);
+	free(q->fin);
 	free(q);
 }
-

@@ -46,20 +46,34 @@ struct renew_job {
 	char			*key_text;	/* renewed: its key, signed in the group */
 	struct store_redeem	 r;		/* a deferred one's redemption */
 	/* a deferred one's reply: */
-	size_t			 slot;
+	void			*owner;		/* NULL: gone (renew_forget) */
 	uint8_t			 nonce[KG_NONCE_MAX];
 	size_t			 nonce_len;
 	uint8_t			 hash[KG_HASH_LEN];
 };
 
-/* The activate requests of one loop turn, redeemed in one transaction. */
+/*
+ * A loop's activate requests waiting for their group commit (renew_group.c):
+ * job[] fills in the loop's thread; at the end of a turn, when the loop has
+ * no group at the committer, they move to run[] and go to the committer
+ * thread, which owns run[] until it sets committed and makes done active;
+ * then they move to fin[] to be answered while the next group commits.
+ * The three arrays trade places, so they are allocated once for the load.
+ */
 struct renew_queue {
 	struct daemon		*d;
-	struct batch		*batch;
-	struct renew_job	*job;
+	struct dispatch_loop	*loop;
+	struct event		*turn;		/* the end of a turn with jobs */
+	struct event		*done;		/* the committer is done with run[] */
+	struct renew_job	*job;		/* waiting for the next group */
 	size_t			 n, cap;
-	struct renew_queue	*next;		/* waiting for a group commit */
-	bool			 committed;	/* ... which is done */
+	struct renew_job	*run;		/* at the committer */
+	size_t			 nrun, caprun;
+	struct renew_job	*fin;		/* committed, being answered */
+	size_t			 nfin, capfin;
+	bool			 busy;		/* run[] is at the committer */
+	bool			 committed;	/* ... and done (under its lock) */
+	struct renew_queue	*next;		/* the committer's list */
 };
 
 /* job's redemption for the store, its pointers into job where it now lies. */

@@ -23,7 +23,13 @@
 #   (act_used for the second); every reply verifies; after a restart the
 #   store holds exactly what was acknowledged;
 # - the R16 failure budget holds inside a group: 20 wrong act numbers
-#   pipelined in one write get 5 act_unknown answers, then rate_limited.
+#   pipelined in one write get 5 act_unknown answers, then rate_limited;
+# - a connection waits for its activation's commit before anything else it
+#   sent is answered (the committer thread commits while the loop serves
+#   others): two activations and a check pipelined in one write come back
+#   in order, the check seeing both renewals; an unreadable frame after an
+#   activation is answered bad_request after the activation's reply; a
+#   client that resets while its activation commits disturbs no one.
 . "$(dirname "$0")/lib.sh"
 
 D=$T/d
@@ -39,6 +45,7 @@ KEY2=$(adm --json key issue BAT STD --licensee "Second Ltd" | jget key)
 KEY3=$(adm --json key issue BAT STD --licensee "Third Ltd" | jget key)
 export KEY2 KEY3
 kg_register_acts GRP 12 BAT 12
+kg_register_acts HLD 4 BAT 12
 export KG_MPORT=$(cat "$D/metrics.port")
 
 T="$T" kgpy - >"$T/batch.out" 2>&1 <<'EOF'
@@ -200,6 +207,48 @@ r1 = w.reply_open(w.read_frame(a), pk, n1, q1)["verdict"]
 r2 = w.reply_open(w.read_frame(a), pk, n2, q2)["verdict"]
 say(r1["reason"] == "ok" and r1["renewal"] is not None and r2["reason"] == "act_used",
     "the same act twice in one group: ok, then act_used (%s, %s)" % (r1["reason"], r2["reason"]))
+
+# ---- a held connection: its check waits for its activations' commit
+h = w.connect(port)
+na, nb, nc = os.urandom(16), os.urandom(16), os.urandom(16)
+qa = w.request("activate", na, key=os.environ["KEY2"], act="HLD-0")
+qb = w.request("activate", nb, key=os.environ["KEY2"], act="HLD-1")
+qc = w.request("check", nc, key=os.environ["KEY2"], product="BAT", version="1.0.0")
+h.sendall(w.frame(qa) + w.frame(qb) + w.frame(qc))
+ra = w.reply_open(w.read_frame(h), pk, na, qa)["verdict"]
+rb = w.reply_open(w.read_frame(h), pk, nb, qb)["verdict"]
+rc = w.reply_open(w.read_frame(h), pk, nc, qc)["verdict"]
+say(ra["reason"] == "ok" and rb["reason"] == "ok" and
+    ra["support_expiry"] < rb["support_expiry"],
+    "activate, activate, check in one write: both renewed, in order (%s, %s)" %
+    (ra["reason"], rb["reason"]))
+say(rc["verdict"] == "update" and rc["support_expiry"] == rb["support_expiry"],
+    "... and the check after them sees both renewals (%s)" % rc["support_expiry"])
+
+e = w.connect(port)
+na = os.urandom(16)
+qa = w.request("activate", na, key=os.environ["KEY3"], act="HLD-2")
+e.sendall(w.frame(qa) + w.frame(b"\xff\xff\xff"))
+r1 = w.reply_open(w.read_frame(e), pk, na, qa)
+r2 = w.reply_open(w.read_frame(e), pk)
+say(r1.get("verdict", {}).get("reason") == "ok" and
+    r2.get("error", {}).get("reason") == "bad_request",
+    "an activation then an unreadable frame: ok, then bad_request, in order")
+say(w.closed(e), "... and the connection is closed after the error reply")
+
+for i in range(5):
+    g = w.connect(port)
+    n = os.urandom(16)
+    g.sendall(w.frame(w.request("activate", n, key=os.environ["KEY3"],
+                                act="HLD-3")) +
+              w.frame(check_req()[1]))
+    g.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    g.close()                                   # a reset while it commits
+nonce, q = check_req()
+w.write_frame(s, q)
+r = w.reply_open(w.read_frame(s), pk, nonce, q)
+say(r["verdict"]["verdict"] == "update",
+    "clients that reset while their activation commits leave others served")
 
 # ---- R16 holds inside a group: 20 guesses pipelined in one write get 5 tries
 b = w.connect(port, source="127.0.0.5")
