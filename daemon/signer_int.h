@@ -45,6 +45,7 @@ struct signer {
 	char			 key_file[PATH_MAX];
 	char			 pass_file[PATH_MAX];	/* "" when none */
 	pid_t			 pid;			/* -1 when none */
+	int			 cpu;			/* its only CPU, or -1 (signer_place) */
 	int			 fd;			/* -1 when none */
 	uint8_t			 pk[KG_PUBKEY_LEN];	/* the key it must sign with */
 	uint8_t			 id[KG_KEY_ID_LEN];
@@ -62,6 +63,15 @@ struct signer {
 	uint8_t			*many_reply;	/* one reply packet */
 	uint64_t		 many_ticket;	/* the last one given */
 };
+
+/*
+ * Where the signer process runs (signer.c): signer_place_follow keeps it
+ * on the calling thread's CPU, for a synchronous request (the caller waits
+ * for the answer); signer_place_free gives it every CPU again, for
+ * requests answered while the caller goes on working (sign-many).
+ */
+void	signer_place_follow(struct signer *s);
+void	signer_place_free(struct signer *s);
 
 /*
  * The sign-many side of signer.c's work (signer_many.c):

@@ -337,6 +337,7 @@ signer_many_submit_locked(struct signer *s, const uint8_t *const payload[],
 		    total);
 		return -1;
 	}
+	signer_place_free(s);	/* it signs while the caller works */
 	if (s->many == NULL &&
 	    ((s->many = calloc(SIGNER_MANY_SLOTS, sizeof(*s->many))) == NULL ||
 	    (s->many_reply = malloc(SIGNER_MANY_REPLY_MAX)) == NULL)) {

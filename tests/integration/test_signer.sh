@@ -9,6 +9,8 @@
 # load the same key: the key file now holds another key, or it was altered,
 # or the signer had to restart too often. A sealed key's passphrase may come
 # from a systemd credential. When the daemon stops, so does its signer.
+# With more than one CPU, the signer is kept on the CPU of the worker that
+# waits for its signature, and gets every CPU back for sign-many requests.
 . "$(dirname "$0")/lib.sh"
 
 TODAY=2026-06-01
@@ -96,6 +98,25 @@ ucheck() {
 	expect_eq "$1: verified verdict" "$out" "update: install 1.1"
 }
 ucheck "check before anything happened"
+
+# ---- placement: the signer runs on the CPU of the thread waiting for it ----
+# A reply is signed while its worker waits: the signer is kept on that
+# worker's CPU (one CPU). Sign-many requests are answered while keygated
+# goes on working: before one, the signer gets keygated's CPUs back.
+cpus() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$1/status"; }
+if [ "$(cpus "$KG_PID" | tr -cd ',-' | wc -c)" -gt 0 ]; then
+	check "placement: after a check the signer has one CPU" \
+	    bash -c "grep -Eq '^Cpus_allowed_list:[[:space:]]+[0-9]+\$' /proc/$S1/status"
+	adm key issue SIG STD --licensee "Many Co" --created 2026-05-01 --count 600 \
+	    >/dev/null 2>&1
+	expect_eq "placement: after a bulk issue it has keygated's CPUs again" \
+	    "$(cpus "$S1")" "$(cpus "$KG_PID")"
+	ucheck "check after the bulk issue"
+	check "placement: and one CPU again after the next check" \
+	    bash -c "grep -Eq '^Cpus_allowed_list:[[:space:]]+[0-9]+\$' /proc/$S1/status"
+else
+	echo "skip  placement: keygated may use one CPU only ($(cpus "$KG_PID"))"
+fi
 
 # ---- SIGKILL: restarted, next check still signed ---------------------------
 kill -9 "$S1"
