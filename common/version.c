@@ -4,7 +4,6 @@
  * so it always fits a uint32_t and eight of them fit KG_VERSION_TEXT_MAX.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "version.h"
@@ -66,20 +65,26 @@ version_cmp(const struct kg_version *a, const struct kg_version *b)
 void
 version_format(const struct kg_version *v, char out[KG_VERSION_TEXT_MAX])
 {
-	size_t	len = 0;
-	int	i, n, r;
+	char		digits[10];		/* a uint32_t has at most 10 */
+	size_t		len = 0, k;
+	uint32_t	u;
+	int		i, n;
 
+	/* By hand, not snprintf: every check formats two versions. */
 	n = v->n > KG_VERSION_PARTS_MAX ? KG_VERSION_PARTS_MAX : v->n;
-	out[0] = '\0';
-	if (n == 0) {
-		snprintf(out, KG_VERSION_TEXT_MAX, "0");
-		return;
+	if (n == 0)
+		n = 1;		/* "0" */
+	for (i = 0; i < n; i++) {
+		u = v->n == 0 ? 0 : v->part[i];
+		k = 0;
+		do {
+			digits[k++] = (char)('0' + u % 10);
+			u /= 10;
+		} while (u != 0);
+		if (i > 0 && len < KG_VERSION_TEXT_MAX - 1)
+			out[len++] = '.';
+		while (k > 0 && len < KG_VERSION_TEXT_MAX - 1)
+			out[len++] = digits[--k];
 	}
-	for (i = 0; i < n && len < KG_VERSION_TEXT_MAX; i++) {
-		r = snprintf(out + len, KG_VERSION_TEXT_MAX - len, "%s%u",
-		    i > 0 ? "." : "", (unsigned)v->part[i]);
-		if (r < 0)
-			return;
-		len += (size_t)r;
-	}
+	out[len] = '\0';
 }
