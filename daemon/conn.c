@@ -322,7 +322,7 @@ conn_unhold(void *owner)
 
 	if (c->held == 0 || --c->held > 0 || c->closing || c->lingering)
 		return;
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 || c->eof)
 		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
 		    BEV_TRIG_DEFER_CALLBACKS);
 }
@@ -410,6 +410,9 @@ conn_process(struct conn *c)
 	}
 	return 0;
 partial:
+	/* The peer shut down after requests that waited for an activation. */
+	if (c->eof && c->held == 0)
+		return conn_close_after_flush(c);
 	/* A frame started: it must finish within read_timeout. */
 	if (evbuffer_get_length(in) > 0) {
 		if (answered || c->timer_kind != CONN_TIMER_READ)
@@ -485,6 +488,8 @@ conn_event_cb_locked(struct bufferevent *bev, short what, void *arg)
 		if (!c->lingering && conn_replies_in_flight(c)) {
 			if (c->paused)
 				return;		/* conn_write_cb resumes */
+			if (c->held > 0)
+				return;		/* conn_process, once unheld */
 			(void)conn_close_after_flush(c);
 			return;
 		}

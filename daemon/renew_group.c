@@ -38,20 +38,20 @@ renew_defer(const struct request_ctx *rc, const struct renew_job *job)
 	struct renew_job	*nj;
 	size_t			 cap;
 
-	if (q->n == q->cap) {
-		cap = q->cap == 0 ? 16 : q->cap * 2;
-		if ((nj = reallocarray(q->job, cap, sizeof(*nj))) == NULL)
+	if (q->job.n == q->job.cap) {
+		cap = q->job.cap == 0 ? 16 : q->job.cap * 2;
+		if ((nj = reallocarray(q->job.v, cap, sizeof(*nj))) == NULL)
 			return -1;
-		q->job = nj;
-		q->cap = cap;
+		q->job.v = nj;
+		q->job.cap = cap;
 	}
-	nj = &q->job[q->n++];
+	nj = &q->job.v[q->job.n++];
 	*nj = *job;
 	nj->owner = rc->owner;
 	memcpy(nj->nonce, rc->req->nonce, rc->req->nonce_len);
 	nj->nonce_len = rc->req->nonce_len;
 	memcpy(nj->hash, rc->req->hash, KG_HASH_LEN);
-	if (q->n == 1)
+	if (q->job.n == 1)
 		event_active(q->turn, 0, 0);
 	return 0;
 }
@@ -194,22 +194,22 @@ renew_round_commit(struct daemon *d, struct renew_queue *list)
 	size_t			 i, n = 0;
 
 	for (q = list; q != NULL; q = q->next)
-		n += q->nrun;
+		n += q->run.n;
 	if (renew_round_reserve(n) == -1) {
 		log_error("%s: out of memory for %zu redemptions", __func__, n);
 		for (q = list; q != NULL; q = q->next)
-			for (i = 0; i < q->nrun; i++) {
-				q->run[i].r.err = STORE_IO;
-				q->run[i].r.reason = KG_REASON_INTERNAL;
+			for (i = 0; i < q->run.n; i++) {
+				q->run.v[i].r.err = STORE_IO;
+				q->run.v[i].r.reason = KG_REASON_INTERNAL;
 			}
 		return;
 	}
 	grp.d = d;
 	grp.n = 0;
 	for (q = list; q != NULL; q = q->next)
-		for (i = 0; i < q->nrun; i++) {
-			renew_job_request(d, &q->run[i], &grp.req[grp.n]);
-			grp.job[grp.n++] = &q->run[i];
+		for (i = 0; i < q->run.n; i++) {
+			renew_job_request(d, &q->run.v[i], &grp.req[grp.n]);
+			grp.job[grp.n++] = &q->run.v[i];
 		}
 	grp.nticket = 0;
 	if (st->ops->act_redeem_many(st, grp.req, grp.n, renew_sign_submit,
@@ -253,24 +253,24 @@ renew_committer_main(void *arg)
 	return NULL;
 }
 
+/* a takes b's jobs; b gets a's (empty) array. */
+static void
+renew_jobs_move(struct renew_jobs *a, struct renew_jobs *b)
+{
+	struct renew_jobs	t = *a;
+
+	*a = *b;
+	*b = t;
+	b->n = 0;
+}
+
 /* Hand the queue's waiting jobs to the committer, unless a group is there. */
 static void
 renew_submit(struct renew_queue *q)
 {
-	struct renew_job	*t;
-	size_t			 cap;
-
-	if (q->busy || q->n == 0)
+	if (q->busy || q->job.n == 0)
 		return;
-	/* The waiting jobs become run[]; the old run[] takes the next ones. */
-	t = q->run;
-	cap = q->caprun;
-	q->run = q->job;
-	q->caprun = q->cap;
-	q->nrun = q->n;
-	q->job = t;
-	q->cap = cap;
-	q->n = 0;
+	renew_jobs_move(&q->run, &q->job);
 	q->busy = true;
 	pthread_mutex_lock(&grp.lock);
 	q->committed = false;
@@ -298,27 +298,19 @@ renew_done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct renew_queue	*q = arg;
 	struct handler_reply	 out;
-	struct renew_job	*job, *t;
-	size_t			 i, cap;
+	struct renew_job	*job;
+	size_t			 i;
 
 	(void)fd;
 	(void)what;
 	if (!q->busy)
 		return;
 	daemon_shared_enter(q->d);
-	/* run[] becomes fin[]; the old fin[] (empty) takes the next group. */
-	t = q->fin;
-	cap = q->capfin;
-	q->fin = q->run;
-	q->capfin = q->caprun;
-	q->nfin = q->nrun;
-	q->run = t;
-	q->caprun = cap;
-	q->nrun = 0;
+	renew_jobs_move(&q->fin, &q->run);
 	q->busy = false;
 	renew_submit(q);
-	for (i = 0; i < q->nfin; i++) {
-		job = &q->fin[i];
+	for (i = 0; i < q->fin.n; i++) {
+		job = &q->fin.v[i];
 		handler_reply_init(&out);
 		renew_finish(q->d, job, &job->r, &out);
 		if (job->owner != NULL) {
@@ -333,28 +325,31 @@ renew_done_cb(evutil_socket_t fd, short what, void *arg)
 		free(job->key_text);
 		job->key_text = NULL;
 	}
-	q->nfin = 0;
+	q->fin.n = 0;
 	daemon_shared_leave(q->d);
+}
+
+/* Forget owner in js. */
+static void
+renew_jobs_forget(struct renew_jobs *js, const void *owner)
+{
+	size_t	i;
+
+	for (i = 0; i < js->n; i++)
+		if (js->v[i].owner == owner)
+			js->v[i].owner = NULL;
 }
 
 /* owner is gone: see renew.h. */
 void
 renew_forget(struct renew_queue *q, const void *owner)
 {
-	size_t	i;
-
 	if (q == NULL)
 		return;
-	for (i = 0; i < q->n; i++)
-		if (q->job[i].owner == owner)
-			q->job[i].owner = NULL;
+	renew_jobs_forget(&q->job, owner);
 	/* The committer does not read owner: the loop alone writes it. */
-	for (i = 0; i < q->nrun; i++)
-		if (q->run[i].owner == owner)
-			q->run[i].owner = NULL;
-	for (i = 0; i < q->nfin; i++)
-		if (q->fin[i].owner == owner)
-			q->fin[i].owner = NULL;
+	renew_jobs_forget(&q->run, owner);
+	renew_jobs_forget(&q->fin, owner);
 }
 
 /* A queue for loop's activate requests: see renew.h. */
@@ -424,18 +419,18 @@ renew_queue_free(struct renew_queue *q)
 	pthread_mutex_unlock(&grp.lock);
 	if (last)
 		pthread_join(t, NULL);
-	if (q->busy && q->nrun > 0)
+	if (q->busy && q->run.n > 0)
 		log_warn("%s: %zu redemptions committed but not answered "
-		    "(the loop has stopped)", __func__, q->nrun);
-	for (i = 0; i < q->nrun; i++)
-		free(q->run[i].key_text);
-	if (q->n > 0)
+		    "(the loop has stopped)", __func__, q->run.n);
+	for (i = 0; i < q->run.n; i++)
+		free(q->run.v[i].key_text);
+	if (q->job.n > 0)
 		log_warn("%s: %zu activate requests dropped unanswered (the loop "
-		    "has stopped)", __func__, q->n);
+		    "has stopped)", __func__, q->job.n);
 	event_free(q->turn);
 	event_free(q->done);
-	free(q->job);
-	free(q->run);
-	free(q->fin);
+	free(q->job.v);
+	free(q->run.v);
+	free(q->fin.v);
 	free(q);
 }

@@ -52,26 +52,29 @@ struct renew_job {
 	uint8_t			 hash[KG_HASH_LEN];
 };
 
+/* Jobs in an array allocated once for the load (cap), n of them in use. */
+struct renew_jobs {
+	struct renew_job	*v;
+	size_t			 n, cap;
+};
+
 /*
  * A loop's activate requests waiting for their group commit (renew_group.c):
- * job[] fills in the loop's thread; at the end of a turn, when the loop has
- * no group at the committer, they move to run[] and go to the committer
- * thread, which owns run[] until it sets committed and makes done active;
- * then they move to fin[] to be answered while the next group commits.
- * The three arrays trade places, so they are allocated once for the load.
+ * job fills in the loop's thread; at the end of a turn, when the loop has
+ * no group at the committer, they move to run and go to the committer
+ * thread, which owns run until it sets committed and makes done active;
+ * then they move to fin to be answered while the next group commits. The
+ * three arrays trade places.
  */
 struct renew_queue {
 	struct daemon		*d;
 	struct dispatch_loop	*loop;
 	struct event		*turn;		/* the end of a turn with jobs */
-	struct event		*done;		/* the committer is done with run[] */
-	struct renew_job	*job;		/* waiting for the next group */
-	size_t			 n, cap;
-	struct renew_job	*run;		/* at the committer */
-	size_t			 nrun, caprun;
-	struct renew_job	*fin;		/* committed, being answered */
-	size_t			 nfin, capfin;
-	bool			 busy;		/* run[] is at the committer */
+	struct event		*done;		/* the committer is done with run */
+	struct renew_jobs	 job;		/* waiting for the next group */
+	struct renew_jobs	 run;		/* at the committer */
+	struct renew_jobs	 fin;		/* committed, being answered */
+	bool			 busy;		/* run is at the committer */
 	bool			 committed;	/* ... and done (under its lock) */
 	struct renew_queue	*next;		/* the committer's list */
 };

@@ -12,8 +12,7 @@
 
 #include "store_cache.h"
 
-#define CACHE_PRODUCTS		4
-#define CACHE_EDITIONS		8
+#define CACHE_RECORDS		12	/* products and editions */
 #define CACHE_RELEASE_LISTS	4
 #define CACHE_RELEASES_MAX	256	/* longer lists are not kept */
 
@@ -22,22 +21,27 @@ struct cache_tag {
 	size_t		txnid;
 };
 
+/* A product (code "") or an edition, by its key. */
+enum cache_kind { CACHE_PRODUCT, CACHE_EDITION };
+
 static _Thread_local struct {
 	struct {
-		struct cache_tag	tag;
-		struct store_product	p;
-	} product[CACHE_PRODUCTS];
-	struct {
-		struct cache_tag	tag;
-		struct store_edition	e;
-	} edition[CACHE_EDITIONS];
+		struct cache_tag	 tag;
+		enum cache_kind		 kind;
+		char			 product[KG_CODE_MAX + 1];
+		char			 code[KG_CODE_MAX + 1];
+		union {
+			struct store_product	p;
+			struct store_edition	e;
+		} u;
+	} rec[CACHE_RECORDS];
 	struct {
 		struct cache_tag	 tag;
 		char			 product[KG_CODE_MAX + 1];
 		struct store_release	*v;
 		size_t			 n;
 	} rl[CACHE_RELEASE_LISTS];
-	unsigned	next_product, next_edition, next_rl;
+	unsigned	next_rec, next_rl;
 } tl_cache;
 
 static _Atomic uint64_t	cache_uids;
@@ -75,61 +79,75 @@ slot_pick(const struct cache_tag *tags, size_t stride, unsigned n,
 	return i;
 }
 
+/* The record of kind under product and code in snapshot s, or NULL. */
+static const void *
+rec_find(const struct store_snap *s, enum cache_kind kind, const char *product,
+    const char *code)
+{
+	unsigned	i;
+
+	for (i = 0; i < CACHE_RECORDS; i++)
+		if (tag_is(&tl_cache.rec[i].tag, s) &&
+		    tl_cache.rec[i].kind == kind &&
+		    strcmp(tl_cache.rec[i].code, code) == 0 &&
+		    strcmp(tl_cache.rec[i].product, product) == 0)
+			return &tl_cache.rec[i].u;
+	return NULL;
+}
+
+/* Remember len bytes of rec as the record of kind under product and code. */
+static void
+rec_put(const struct store_snap *s, enum cache_kind kind, const char *product,
+    const char *code, const void *rec, size_t len)
+{
+	unsigned	i;
+
+	if (strlen(product) > KG_CODE_MAX || strlen(code) > KG_CODE_MAX)
+		return;
+	i = slot_pick(&tl_cache.rec[0].tag, sizeof(tl_cache.rec[0]),
+	    CACHE_RECORDS, &tl_cache.next_rec, s);
+	tl_cache.rec[i].tag.uid = s->uid;
+	tl_cache.rec[i].tag.txnid = s->txnid;
+	tl_cache.rec[i].kind = kind;
+	strcpy(tl_cache.rec[i].product, product);
+	strcpy(tl_cache.rec[i].code, code);
+	memcpy(&tl_cache.rec[i].u, rec, len);
+}
+
 bool
 store_cache_product_get(const struct store_snap *s, const char *code,
     struct store_product *out)
 {
-	unsigned	i;
+	const void	*r = rec_find(s, CACHE_PRODUCT, code, "");
 
-	for (i = 0; i < CACHE_PRODUCTS; i++)
-		if (tag_is(&tl_cache.product[i].tag, s) &&
-		    strcmp(tl_cache.product[i].p.code, code) == 0) {
-			*out = tl_cache.product[i].p;
-			return true;
-		}
-	return false;
+	if (r != NULL)
+		memcpy(out, r, sizeof(*out));
+	return r != NULL;
 }
 
 void
 store_cache_product_put(const struct store_snap *s,
     const struct store_product *p)
 {
-	unsigned	i;
-
-	i = slot_pick(&tl_cache.product[0].tag, sizeof(tl_cache.product[0]),
-	    CACHE_PRODUCTS, &tl_cache.next_product, s);
-	tl_cache.product[i].tag.uid = s->uid;
-	tl_cache.product[i].tag.txnid = s->txnid;
-	tl_cache.product[i].p = *p;
+	rec_put(s, CACHE_PRODUCT, p->code, "", p, sizeof(*p));
 }
 
 bool
 store_cache_edition_get(const struct store_snap *s, const char *product,
     const char *code, struct store_edition *out)
 {
-	unsigned	i;
+	const void	*r = rec_find(s, CACHE_EDITION, product, code);
 
-	for (i = 0; i < CACHE_EDITIONS; i++)
-		if (tag_is(&tl_cache.edition[i].tag, s) &&
-		    strcmp(tl_cache.edition[i].e.code, code) == 0 &&
-		    strcmp(tl_cache.edition[i].e.product, product) == 0) {
-			*out = tl_cache.edition[i].e;
-			return true;
-		}
-	return false;
+	if (r != NULL)
+		memcpy(out, r, sizeof(*out));
+	return r != NULL;
 }
 
 void
 store_cache_edition_put(const struct store_snap *s,
     const struct store_edition *e)
 {
-	unsigned	i;
-
-	i = slot_pick(&tl_cache.edition[0].tag, sizeof(tl_cache.edition[0]),
-	    CACHE_EDITIONS, &tl_cache.next_edition, s);
-	tl_cache.edition[i].tag.uid = s->uid;
-	tl_cache.edition[i].tag.txnid = s->txnid;
-	tl_cache.edition[i].e = *e;
+	rec_put(s, CACHE_EDITION, e->product, e->code, e, sizeof(*e));
 }
 
 bool
@@ -186,14 +204,10 @@ store_cache_drop(uint64_t uid)
 {
 	unsigned	i;
 
-	for (i = 0; i < CACHE_PRODUCTS; i++)
-		if (uid == 0 || tl_cache.product[i].tag.uid == uid)
-			memset(&tl_cache.product[i].tag, 0,
-			    sizeof(tl_cache.product[i].tag));
-	for (i = 0; i < CACHE_EDITIONS; i++)
-		if (uid == 0 || tl_cache.edition[i].tag.uid == uid)
-			memset(&tl_cache.edition[i].tag, 0,
-			    sizeof(tl_cache.edition[i].tag));
+	for (i = 0; i < CACHE_RECORDS; i++)
+		if (uid == 0 || tl_cache.rec[i].tag.uid == uid)
+			memset(&tl_cache.rec[i].tag, 0,
+			    sizeof(tl_cache.rec[i].tag));
 	for (i = 0; i < CACHE_RELEASE_LISTS; i++)
 		if (uid == 0 || tl_cache.rl[i].tag.uid == uid) {
 			free(tl_cache.rl[i].v);

@@ -29,7 +29,9 @@
 #   others): two activations and a check pipelined in one write come back
 #   in order, the check seeing both renewals; an unreadable frame after an
 #   activation is answered bad_request after the activation's reply; a
-#   client that resets while its activation commits disturbs no one.
+#   client that half-closes after an activation and a check gets both
+#   replies; a client that resets while its activation commits disturbs no
+#   one.
 . "$(dirname "$0")/lib.sh"
 
 D=$T/d
@@ -45,7 +47,7 @@ KEY2=$(adm --json key issue BAT STD --licensee "Second Ltd" | jget key)
 KEY3=$(adm --json key issue BAT STD --licensee "Third Ltd" | jget key)
 export KEY2 KEY3
 kg_register_acts GRP 12 BAT 12
-kg_register_acts HLD 4 BAT 12
+kg_register_acts HLD 5 BAT 12
 export KG_MPORT=$(cat "$D/metrics.port")
 
 T="$T" kgpy - >"$T/batch.out" 2>&1 <<'EOF'
@@ -235,6 +237,18 @@ say(r1.get("verdict", {}).get("reason") == "ok" and
     r2.get("error", {}).get("reason") == "bad_request",
     "an activation then an unreadable frame: ok, then bad_request, in order")
 say(w.closed(e), "... and the connection is closed after the error reply")
+
+# ... and one that shuts down its side after them still gets every reply
+hc = w.connect(port)
+na, nc = os.urandom(16), os.urandom(16)
+qa = w.request("activate", na, key=os.environ["KEY2"], act="HLD-4")
+qc = w.request("check", nc, key=os.environ["KEY2"], product="BAT", version="1.0.0")
+hc.sendall(w.frame(qa) + w.frame(qc))
+hc.shutdown(socket.SHUT_WR)
+ra = w.reply_open(w.read_frame(hc), pk, na, qa)["verdict"]
+rc = w.reply_open(w.read_frame(hc), pk, nc, qc)["verdict"]
+say(ra["reason"] == "ok" and rc["support_expiry"] == ra["support_expiry"] and w.closed(hc),
+    "activate, check, then a half-close: both answered, in order, then closed")
 
 for i in range(5):
     g = w.connect(port)
