@@ -144,6 +144,49 @@ check_license_load(const struct request_ctx *rc, const char *text,
 	return CHECK_LOAD_OK;
 }
 
+/* A product's releases without allocating: see check.h. */
+int
+check_releases_load(const struct request_ctx *rc, const char *product,
+    struct check_releases *rs, struct handler_reply *out)
+{
+	struct store	*st = rc->d->store;
+	size_t		 n, room = CHECK_RELEASES_INLINE;
+	int		 err;
+
+	rs->v = rs->inline_v;
+	rs->n = 0;
+	err = st->ops->release_versions(st, product, rs->v, room, &n);
+	if (err == STORE_OK && n > room) {
+		/* More than fit: ask again with room for them all. */
+		if ((rs->v = calloc(n, sizeof(*rs->v))) == NULL) {
+			rs->v = rs->inline_v;
+			log_error("%s: out of memory", __func__);
+			handler_reply_error(out, "internal",
+			    "the server is out of memory");
+			return -1;
+		}
+		room = n;
+		err = st->ops->release_versions(st, product, rs->v, room, &n);
+	}
+	if (err != STORE_OK) {
+		check_releases_clear(rs);
+		check_store_error(out, err, "release_versions");
+		return -1;
+	}
+	/* A list that grew between the two reads is taken as far as it fits. */
+	rs->n = n < room ? n : room;
+	return 0;
+}
+
+void
+check_releases_clear(struct check_releases *rs)
+{
+	if (rs->v != rs->inline_v)
+		free(rs->v);
+	rs->v = rs->inline_v;
+	rs->n = 0;
+}
+
 /* Re-sign the stored license when it is newer than the presented key. */
 int
 check_key_resign(const struct request_ctx *rc, const struct kg_license *key,
@@ -307,19 +350,19 @@ check_common(const struct request_ctx *rc, const char *text, const char *product
 	struct store_license		 cur;
 	struct store_product		 prod;
 	struct store_edition		 ed;
-	struct store_release		*rels = NULL;
-	struct kg_release		*rel = NULL;
+	struct check_releases		 rs;
 	struct kg_license		 key;
 	struct kg_version		 vi, vt;
 	struct kg_check_input		 in;
 	struct kg_verdict		 v;
 	const struct kg_edition_policy	*policy = NULL;
 	char				 safe[KG_CODE_MAX + 1];
-	size_t				 nrels = 0, i;
 	bool				 status = product == NULL, have_target;
 	enum check_load			 load;
 	int				 err;
 
+	rs.v = rs.inline_v;
+	rs.n = 0;
 	memset(&in, 0, sizeof(in));
 	in.today = daemon_today(rc->d);
 	in.subscription_until = KG_DATE_NONE;
@@ -394,35 +437,19 @@ check_common(const struct request_ctx *rc, const char *text, const char *product
 	if (check_key_resign(rc, &key, &cur, out) == -1)
 		return;
 
-	if (in.product_known) {
-		err = st->ops->release_list(st, cur.lic.product, &rels, &nrels);
-		if (err == STORE_NOTFOUND) {
-			rels = NULL;
-			nrels = 0;
-		} else if (err != STORE_OK) {
-			check_store_error(out, err, "release_list");
-			return;
-		}
-	}
-	if (nrels > 0 && (rel = calloc(nrels, sizeof(*rel))) == NULL) {
-		log_error("%s: out of memory", __func__);
-		handler_reply_error(out, "internal", "the server is out of memory");
-		goto done;
-	}
-	for (i = 0; i < nrels; i++)
-		rel[i] = rels[i].rel;
+	if (in.product_known &&
+	    check_releases_load(rc, cur.lic.product, &rs, out) == -1)
+		return;
 
 	in.lic = &cur.lic;
 	in.status = cur.status;
 	in.product = product;
 	in.policy = policy;
-	in.releases = rel;
-	in.nreleases = nrels;
+	in.releases = rs.v;
+	in.nreleases = rs.n;
 	policy_check(&in, &v);
 	check_verdict_fill(out, status, &cur, &v);
-done:
-	free(rel);
-	free(rels);
+	check_releases_clear(&rs);
 }
 
 /* Answer a check request. */

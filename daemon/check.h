@@ -60,6 +60,24 @@ int	check_key_resign(const struct request_ctx *rc, const struct kg_license *key,
 void	check_verdict_fill(struct handler_reply *out, bool status,
 	    const struct store_license *cur, const struct kg_verdict *v);
 
+/* A product's releases for policy_check (check_releases_load). */
+#define CHECK_RELEASES_INLINE	32
+
+struct check_releases {
+	struct kg_release	*v;		/* inline, or malloc'd when more */
+	size_t			 n;
+	struct kg_release	 inline_v[CHECK_RELEASES_INLINE];
+};
+
+/*
+ * Load product's releases (version, date, state) into rs: no allocation
+ * for up to CHECK_RELEASES_INLINE of them. 0, or -1 with out an Error
+ * reply. Release with check_releases_clear.
+ */
+int	check_releases_load(const struct request_ctx *rc, const char *product,
+	    struct check_releases *rs, struct handler_reply *out);
+void	check_releases_clear(struct check_releases *rs);
+
 /* A store error as an Error reply: storage_full or internal. */
 void	check_store_error(struct handler_reply *out, int err, const char *what);
 

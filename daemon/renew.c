@@ -365,15 +365,13 @@ renew_reply(const struct request_ctx *rc, const struct kg_license *key,
     enum kg_reason reason, const struct renew_applied *applied,
     struct handler_reply *out)
 {
-	struct store		*st = rc->d->store;
-	struct store_release	*rels = NULL;
-	struct kg_release	*rel = NULL;
+	struct check_releases	 rs;
 	struct kg_check_input	 in;
 	struct kg_verdict	 v;
 	struct kg_license	 lic;
-	size_t			 nrels = 0, i;
-	int			 err;
 
+	rs.v = rs.inline_v;
+	rs.n = 0;
 	if (applied != NULL && applied->key != NULL) {
 		free(out->key);
 		if ((out->key = strdup(applied->key)) == NULL) {
@@ -396,23 +394,9 @@ renew_reply(const struct request_ctx *rc, const struct kg_license *key,
 	} else if (check_key_resign(rc, key, cur, out) == -1)
 		return;
 
-	if (pre->product_known) {
-		err = st->ops->release_list(st, cur->lic.product, &rels, &nrels);
-		if (err == STORE_NOTFOUND) {
-			rels = NULL;
-			nrels = 0;
-		} else if (err != STORE_OK) {
-			check_store_error(out, err, "release_list");
-			return;
-		}
-	}
-	if (nrels > 0 && (rel = calloc(nrels, sizeof(*rel))) == NULL) {
-		log_error("%s: out of memory", __func__);
-		handler_reply_error(out, "internal", "the server is out of memory");
-		goto done;
-	}
-	for (i = 0; i < nrels; i++)
-		rel[i] = rels[i].rel;
+	if (pre->product_known &&
+	    check_releases_load(rc, cur->lic.product, &rs, out) == -1)
+		return;
 
 	memset(&in, 0, sizeof(in));
 	in.key_error = KGE_OK;
@@ -422,8 +406,8 @@ renew_reply(const struct request_ctx *rc, const struct kg_license *key,
 	in.product_known = pre->product_known;
 	in.policy = pre->have_edition ? &pre->edition.policy : NULL;
 	in.price = pre->price;
-	in.releases = rel;
-	in.nreleases = nrels;
+	in.releases = rs.v;
+	in.nreleases = rs.n;
 	in.today = daemon_today(rc->d);
 	in.subscription_until = pre->subscription_until;
 	policy_check(&in, &v);
@@ -440,9 +424,7 @@ renew_reply(const struct request_ctx *rc, const struct kg_license *key,
 		out->renewal.act = out->act;
 		out->verdict.renewal = &out->renewal;
 	}
-done:
-	free(rel);
-	free(rels);
+	check_releases_clear(&rs);
 }
 
 /* A refusal that knows no license: only the reason (and retry_after). */

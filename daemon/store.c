@@ -1231,6 +1231,37 @@ lmdb_release_list(struct store *st, const char *product,
 	return STORE_OK;
 }
 
+static int
+lmdb_release_versions(struct store *st, const char *product,
+    struct kg_release *out, size_t max, size_t *n)
+{
+	struct store_release	*v;
+	struct store_snap	 snap;
+	struct tx		 tx;
+	size_t			 k, i;
+	int			 err;
+
+	if (n == NULL || (out == NULL && max > 0))
+		return STORE_INVAL;
+	*n = 0;
+	if ((err = key_check(product, KG_CODE_MAX)) != STORE_OK)
+		return err == STORE_NOTFOUND ? STORE_OK : err;
+	if ((err = tx_begin(lstore(st), &tx, false, __func__)) != STORE_OK)
+		return err;
+	if (tx_snap(&tx, &snap) &&
+	    store_cache_release_versions(&snap, product, out, max, n))
+		return tx_finish(&tx, STORE_OK);
+	(void)tx_finish(&tx, STORE_OK);
+	/* Not cached: the whole list, which caches it. */
+	if ((err = lmdb_release_list(st, product, &v, &k)) != STORE_OK)
+		return err;
+	for (i = 0; i < k && i < max; i++)
+		out[i] = v[i].rel;
+	*n = k;
+	free(v);
+	return STORE_OK;
+}
+
 /* ---- licenses ---- */
 
 /*
@@ -2302,6 +2333,7 @@ static const struct store_ops lmdb_ops = {
 	.release_publish = lmdb_release_publish,
 	.release_withdraw = lmdb_release_withdraw,
 	.release_list = lmdb_release_list,
+	.release_versions = lmdb_release_versions,
 	.license_create = lmdb_license_create,
 	.license_get_serial = lmdb_license_get_serial,
 	.license_get_regno = lmdb_license_get_regno,

@@ -228,6 +228,14 @@ struct store_ops {
 	/* All of a product's releases (any state) in *out (malloc'd, caller frees). */
 	int	(*release_list)(struct store *, const char *product,
 		    struct store_release **out, size_t *n);
+	/*
+	 * The same, only what policy_check needs (version, date, state), into
+	 * the caller's out of room for max: *n is how many there are (more
+	 * than max: ask again with room for *n). STORE_OK with *n 0 for a
+	 * product without releases. No allocation when the list is cached.
+	 */
+	int	(*release_versions)(struct store *, const char *product,
+		    struct kg_release *out, size_t max, size_t *n);
 
 	/* Assign lic.serial (global counter) and lic.regno ("<PRODUCT>-<000001>"). */
 	int	(*license_create)(struct store *, struct store_license *,

@@ -175,6 +175,25 @@ store_cache_releases_get(const struct store_snap *s, const char *product,
 	return false;
 }
 
+bool
+store_cache_release_versions(const struct store_snap *s, const char *product,
+    struct kg_release *out, size_t max, size_t *n)
+{
+	unsigned	i;
+	size_t		k;
+
+	for (i = 0; i < CACHE_RELEASE_LISTS; i++) {
+		if (!tag_is(&tl_cache.rl[i].tag, s) ||
+		    strcmp(tl_cache.rl[i].product, product) != 0)
+			continue;
+		for (k = 0; k < tl_cache.rl[i].n && k < max; k++)
+			out[k] = tl_cache.rl[i].v[k].rel;
+		*n = tl_cache.rl[i].n;
+		return true;
+	}
+	return false;
+}
+
 void
 store_cache_releases_put(const struct store_snap *s, const char *product,
     const struct store_release *v, size_t n)

@@ -43,6 +43,12 @@ void	store_cache_edition_put(const struct store_snap *s,
  */
 bool	store_cache_releases_get(const struct store_snap *s, const char *product,
 	    struct store_release **out, size_t *n);
+/*
+ * The cached release list of product, only its kg_release parts, into out
+ * of room for max; *n is the list's length: true on a hit.
+ */
+bool	store_cache_release_versions(const struct store_snap *s,
+	    const char *product, struct kg_release *out, size_t max, size_t *n);
 /* Remember the n releases of product read in s (copied). */
 void	store_cache_releases_put(const struct store_snap *s, const char *product,
 	    const struct store_release *v, size_t n);

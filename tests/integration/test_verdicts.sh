@@ -175,6 +175,24 @@ vcheck "activation after restart: new key" 0 update ok 2.0.10 2.0.10 -- \
     --key "$NEW_KEY" --product PROD --version 1.0.0
 expect_eq "activation after restart: new key, same expiry" "$(field support_expiry)" "$ACT_EXPIRY"
 
+# ---- a product with more releases than a check keeps inline (32) -------------
+# 2.1 .. 2.40, then 2.39 withdrawn: latest and eligible are 2.40, and after
+# 2.40 is withdrawn too, 2.38. The list is cached per read snapshot; each
+# publish or withdraw is a new one.
+for i in $(seq 40); do
+	adm release publish OTHER "2.$i" --date "$(day $((i - 100)))" >/dev/null ||
+	    { echo "publish OTHER 2.$i failed" >&2; exit 1; }
+done
+adm release withdraw OTHER 2.39 >/dev/null
+OTHER_KEY=$(adm --json key issue OTHER STD --licensee "Many Releases" | jget key)
+vcheck "41 releases: the newest is found" 0 update ok 2.40 2.40 -- \
+    --key "$OTHER_KEY" --product OTHER --version 2.1
+vcheck "41 releases: from the newest" 0 current ok 2.40 2.40 -- \
+    --key "$OTHER_KEY" --product OTHER --version 2.40
+adm release withdraw OTHER 2.40 >/dev/null
+vcheck "41 releases, 2.40 and 2.39 withdrawn: 2.38 is the newest" 0 update ok 2.38 2.38 -- \
+    --key "$OTHER_KEY" --product OTHER --version 2.1
+
 # ---- status: the key's own product, no verdict -------------------------------
 OUT=$(cli --json status --key "$PROF_KEY" 2>"$T/err")
 expect_eq "status: reason" "$(field reason)" support_expired

@@ -671,6 +671,29 @@ test_catalog_cache(void **state)
 	assert_string_equal(r[1].version, "2.0");
 	free(r);
 
+	/* release_versions: the same list, into the caller's room, cached or not. */
+	{
+		struct kg_release	rv[3];
+		size_t			k;
+
+		for (i = 0; i < 2; i++) {	/* a miss that fills, then a hit */
+			memset(rv, 0, sizeof(rv));
+			assert_int_equal(st->ops->release_versions(st, "C", rv, 1,
+			    &k), STORE_OK);
+			assert_int_equal(k, 2);		/* two, room for one */
+			assert_int_equal(rv[0].version.part[0], 1);
+			assert_int_equal(rv[1].version.n, 0);	/* untouched */
+			assert_int_equal(st->ops->release_versions(st, "C", rv, 3,
+			    &k), STORE_OK);
+			assert_int_equal(k, 2);
+			assert_int_equal(rv[1].version.part[0], 2);
+			assert_int_equal(rv[1].date, 19020);
+		}
+		assert_int_equal(st->ops->release_versions(st, "NONE", rv, 3, &k),
+		    STORE_OK);
+		assert_int_equal(k, 0);
+	}
+
 	/* This thread's own write: the state of a cached release changes. */
 	assert_int_equal(version_parse("1.0", &v), 0);
 	assert_int_equal(st->ops->release_withdraw(st, "C", &v, &a), STORE_OK);
@@ -679,6 +702,16 @@ test_catalog_cache(void **state)
 	assert_int_equal(r[0].rel.state, KG_RELEASE_WITHDRAWN);
 	assert_int_equal(r[1].rel.state, KG_RELEASE_PUBLISHED);
 	free(r);
+	{
+		struct kg_release	rv[2];
+		size_t			k;
+
+		assert_int_equal(st->ops->release_versions(st, "C", rv, 2, &k),
+		    STORE_OK);
+		assert_int_equal(k, 2);
+		assert_int_equal(rv[0].state, KG_RELEASE_WITHDRAWN);
+		assert_int_equal(rv[1].state, KG_RELEASE_PUBLISHED);
+	}
 
 	/* A product another thread adds is there for the next read. */
 	write_in_thread(st, 1);
