@@ -171,6 +171,18 @@ vcheck "activation after restart: old key" 0 update ok 2.0.10 2.0.10 -- \
     --key "$ACT_KEY" --product PROD --version 1.0.0
 expect_eq "activation after restart: same expiry" "$(field support_expiry)" "$ACT_EXPIRY"
 check "activation after restart: old key gets the re-signed key" test -n "$(field key)"
+RESIGNED=$(field key)
+# resigns: "SIGNED KEPT", the debug lines of a re-signed old key so far.
+resigns() {
+	echo "$(grep -c 'presented revision 1 of 2: the current key re-signed' "$D/keygated.log")" \
+	    "$(grep -c 'presented revision 1 of 2: the current key, as re-signed before' "$D/keygated.log")"
+}
+BEFORE=$(resigns)
+vcheck "activation after restart: old key again" 0 update ok 2.0.10 2.0.10 -- \
+    --key "$ACT_KEY" --product PROD --version 1.0.0
+expect_eq "old key again: the same re-signed key" "$(field key)" "$RESIGNED"
+expect_eq "old key again: no new signature, the kept one (debug log)" "$(resigns)" \
+    "${BEFORE% *} $((${BEFORE#* } + 1))"
 vcheck "activation after restart: new key" 0 update ok 2.0.10 2.0.10 -- \
     --key "$NEW_KEY" --product PROD --version 1.0.0
 expect_eq "activation after restart: new key, same expiry" "$(field support_expiry)" "$ACT_EXPIRY"
