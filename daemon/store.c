@@ -1265,6 +1265,67 @@ lmdb_release_versions(struct store *st, const char *product,
 /* ---- licenses ---- */
 
 /*
+ * Before licenses are created: the product exists, the next serial
+ * (serial, 1 in a new store) and the product's regno counter (counter, 0
+ * when none yet; its meta key into mk).
+ */
+static int
+license_counters_get(struct tx *tx, const char *product, char mk[META_KEY_MAX],
+    struct store_record_meta *serial, struct store_record_meta *counter)
+{
+	int	err;
+
+	snprintf(mk, META_KEY_MAX, "%s%s", META_REGNO_PREFIX, product);
+	if ((err = product_require(tx, product)) != STORE_OK)
+		return err;
+	if ((err = meta_get(tx, META_SERIAL, serial)) == STORE_NOTFOUND)
+		serial->value = 1;
+	else if (err != STORE_OK)
+		return err;
+	if ((err = meta_get(tx, mk, counter)) != STORE_OK &&
+	    err != STORE_NOTFOUND)
+		return err;
+	return STORE_OK;
+}
+
+/*
+ * Store rec (its serial set) as license number counter of its product:
+ * its regno ("<PRODUCT>-<000001>"), its record (put with flags:
+ * MDB_NOOVERWRITE, or MDB_APPEND in a bulk issue) and its regno index
+ * entry. kb gets the record's key (the serial, big-endian).
+ */
+static int
+license_put_new(struct tx *tx, struct store_license *rec, uint64_t counter,
+    unsigned flags, uint8_t kb[8])
+{
+	struct store_record_enc	m;
+	MDB_val			key;
+	int			len, err;
+
+	len = snprintf(rec->lic.regno, sizeof(rec->lic.regno), "%s-%06" PRIu64,
+	    rec->lic.product, counter);
+	if (len < 0 || (size_t)len >= sizeof(rec->lic.regno)) {
+		log_error("%s: regno counter of %s overflows", tx->op,
+		    rec->lic.product);
+		return STORE_IO;
+	}
+	store_record_license_encode(rec, &m);
+	store_record_be64_put(kb, rec->lic.serial);
+	key = val_bytes(kb, 8);
+	if ((err = db_put_assigned(tx, DB_LICENSES, &key, &m, flags)) !=
+	    STORE_OK)
+		return err;
+	key = val_str(rec->lic.regno);
+	err = db_put_raw(tx, DB_REGNO, &key, kb, 8, MDB_NOOVERWRITE);
+	if (err == STORE_EXISTS) {
+		log_error("%s: regno %s is already indexed", tx->op,
+		    rec->lic.regno);
+		err = STORE_IO;
+	}
+	return err;
+}
+
+/*
  * Assign the next serial and the product's next registration number and
  * write license, regno index and audit record in one transaction. The
  * audit record's object is always set to the new regno: the caller cannot
@@ -1274,59 +1335,31 @@ static int
 lmdb_license_create_once(struct store *st, struct store_license *l,
     const struct store_audit *a)
 {
-	struct store_record_enc		 m;
 	struct store_license		 rec;
 	struct store_audit		 au;
 	struct store_record_meta	 serial, counter;
 	struct tx			 tx;
 	char				 mk[META_KEY_MAX];
 	uint8_t				 kb[8];
-	MDB_val				 key;
-	int				 err, len;
+	int				 err;
 
 	if (!license_valid(l) || !audit_valid(a))
 		return STORE_INVAL;
 	memcpy(&rec, l, sizeof(rec));
 	memcpy(&au, a, sizeof(au));
-	snprintf(mk, sizeof(mk), "%s%s", META_REGNO_PREFIX, rec.lic.product);
 	if ((err = tx_begin(lstore(st), &tx, true, __func__)) != STORE_OK)
 		return err;
-	if ((err = product_require(&tx, rec.lic.product)) != STORE_OK)
-		goto done;
-	if ((err = meta_get(&tx, META_SERIAL, &serial)) == STORE_NOTFOUND)
-		serial.value = 1;
-	else if (err != STORE_OK)
-		goto done;
-	if ((err = meta_get(&tx, mk, &counter)) != STORE_OK &&
-	    err != STORE_NOTFOUND)
+	if ((err = license_counters_get(&tx, rec.lic.product, mk, &serial,
+	    &counter)) != STORE_OK)
 		goto done;
 	counter.value++;
 	rec.lic.serial = serial.value;
-	len = snprintf(rec.lic.regno, sizeof(rec.lic.regno), "%s-%06" PRIu64,
-	    rec.lic.product, counter.value);
-	if (len < 0 || (size_t)len >= sizeof(rec.lic.regno)) {
-		log_error("%s: regno counter of %s overflows", __func__,
-		    rec.lic.product);
-		err = STORE_IO;
+	if ((err = license_put_new(&tx, &rec, counter.value, MDB_NOOVERWRITE,
+	    kb)) != STORE_OK)
 		goto done;
-	}
 	snprintf(au.object, sizeof(au.object), "%s", rec.lic.regno);
-	if ((err = meta_put(&tx, META_SERIAL, serial.value + 1, NULL)) != 0 ||
-	    (err = meta_put(&tx, mk, counter.value, NULL)) != 0)
-		goto done;
-	store_record_license_encode(&rec, &m);
-	store_record_be64_put(kb, rec.lic.serial);
-	key = val_bytes(kb, sizeof(kb));
-	if ((err = db_put_new(&tx, DB_LICENSES, &key, &m)) != STORE_OK)
-		goto done;
-	key = val_str(rec.lic.regno);
-	err = db_put_raw(&tx, DB_REGNO, &key, kb, sizeof(kb), MDB_NOOVERWRITE);
-	if (err == STORE_EXISTS) {
-		log_error("%s: regno %s is already indexed", __func__,
-		    rec.lic.regno);
-		err = STORE_IO;
-	}
-	if (err == STORE_OK)
+	if ((err = meta_put(&tx, META_SERIAL, serial.value + 1, NULL)) == 0 &&
+	    (err = meta_put(&tx, mk, counter.value, NULL)) == 0)
 		err = audit_put(&tx, &au);
 done:
 	if ((err = tx_finish(&tx, err)) == STORE_OK) {
@@ -1508,24 +1541,17 @@ lmdb_license_create_many_once(struct store *st, const struct store_license *l,
 	uint8_t				 kb[8], ab[8];
 	MDB_val				 key;
 	size_t				 i;
-	int				 err, len;
+	int				 err;
 
 	if (!license_valid(l) || !audit_valid(a) || out == NULL || n == 0 ||
 	    n > STORE_CREATE_MANY_MAX)
 		return STORE_INVAL;
 	memcpy(&rec, l, sizeof(rec));
 	memcpy(&au, a, sizeof(au));
-	snprintf(mk, sizeof(mk), "%s%s", META_REGNO_PREFIX, rec.lic.product);
 	if ((err = tx_begin(lstore(st), &tx, true, __func__)) != STORE_OK)
 		return err;
-	if ((err = product_require(&tx, rec.lic.product)) != STORE_OK)
-		goto done;
-	if ((err = meta_get(&tx, META_SERIAL, &serial)) == STORE_NOTFOUND)
-		serial.value = 1;
-	else if (err != STORE_OK)
-		goto done;
-	if ((err = meta_get(&tx, mk, &counter)) != STORE_OK &&
-	    err != STORE_NOTFOUND)
+	if ((err = license_counters_get(&tx, rec.lic.product, mk, &serial,
+	    &counter)) != STORE_OK)
 		goto done;
 	if ((err = meta_get(&tx, META_AUDIT, &head)) != STORE_OK &&
 	    err != STORE_NOTFOUND)
@@ -1534,29 +1560,8 @@ lmdb_license_create_many_once(struct store *st, const struct store_license *l,
 	for (i = 0; i < n && err == STORE_OK; i++) {
 		rec.lic.serial = serial.value + i;
 		counter.value++;
-		len = snprintf(rec.lic.regno, sizeof(rec.lic.regno),
-		    "%s-%06" PRIu64, rec.lic.product, counter.value);
-		if (len < 0 || (size_t)len >= sizeof(rec.lic.regno)) {
-			log_error("%s: regno counter of %s overflows", __func__,
-			    rec.lic.product);
-			err = STORE_IO;
-			break;
-		}
-		store_record_license_encode(&rec, &m);
-		store_record_be64_put(kb, rec.lic.serial);
-		key = val_bytes(kb, sizeof(kb));
-		if ((err = db_put_append(&tx, DB_LICENSES, &key, &m)) !=
-		    STORE_OK)
-			break;
-		key = val_str(rec.lic.regno);
-		err = db_put_raw(&tx, DB_REGNO, &key, kb, sizeof(kb),
-		    MDB_NOOVERWRITE);
-		if (err == STORE_EXISTS) {
-			log_error("%s: regno %s is already indexed", __func__,
-			    rec.lic.regno);
-			err = STORE_IO;
-		}
-		if (err != STORE_OK)
+		if ((err = license_put_new(&tx, &rec, counter.value, MDB_APPEND,
+		    kb)) != STORE_OK)
 			break;
 		/* The chain link, as audit_put makes it from the head. */
 		snprintf(au.object, sizeof(au.object), "%s", rec.lic.regno);
