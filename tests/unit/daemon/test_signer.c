@@ -13,7 +13,6 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -33,128 +32,8 @@
 #include "keys.h"
 #include "license.h"
 #include "signer.h"
+#include "signer_fixture.h"
 #include "signer_proc.h"
-
-static char	tmpdir[] = "/tmp/kg-test-signer-XXXXXX";
-
-/* path = tmpdir/name */
-static void
-tpath(char *out, size_t len, const char *name)
-{
-	snprintf(out, len, "%s/%s", tmpdir, name);
-}
-
-static struct kg_keypair *
-seed_keypair(uint8_t byte)
-{
-	uint8_t	seed[32];
-
-	memset(seed, byte, sizeof(seed));
-	return keypair_from_seed_new(seed);
-}
-
-/* Write the key of seed byte into tmpdir/name (replacing it); sealed when pass. */
-static void
-key_write(const char *name, uint8_t byte, const char *pass)
-{
-	struct kg_keypair	*kp = seed_keypair(byte);
-	char			 path[256];
-
-	assert_non_null(kp);
-	tpath(path, sizeof(path), name);
-	unlink(path);
-	assert_int_equal(keyfile_write(path, kp, pass, crypto_pwhash_OPSLIMIT_MIN,
-	    crypto_pwhash_MEMLIMIT_MIN), KGE_OK);
-	keypair_free(kp);
-}
-
-static void
-text_write(const char *name, const char *text)
-{
-	char	 path[256];
-	FILE	*f;
-
-	tpath(path, sizeof(path), name);
-	assert_non_null(f = fopen(path, "w"));
-	fputs(text, f);
-	fclose(f);
-}
-
-/* Our children whose comm is keygated-signer: count, and the last pid. */
-static int
-signer_children(pid_t *last)
-{
-	DIR		*d;
-	struct dirent	*e;
-	char		 path[300], buf[512], *p;
-	FILE		*f;
-	int		 n = 0;
-	long		 ppid;
-
-	assert_non_null(d = opendir("/proc"));
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		if (fgets(buf, sizeof(buf), f) == NULL ||
-		    (p = strrchr(buf, ')')) == NULL ||
-		    sscanf(p + 2, "%*c %ld", &ppid) != 1 || ppid != (long)getpid() ||
-		    strstr(buf, "(" SIGNER_PROC_NAME ")") == NULL) {
-			fclose(f);
-			continue;
-		}
-		fclose(f);
-		n++;
-		if (last != NULL)
-			*last = (pid_t)atol(e->d_name);
-	}
-	closedir(d);
-	return n;
-}
-
-/* No child of ours is left, not even a zombie. */
-static void
-assert_no_children(void)
-{
-	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
-	assert_int_equal(errno, ECHILD);
-}
-
-static struct signer *
-open_ok(const char *name, const char *pass_file)
-{
-	struct signer	*s = NULL;
-	char		 path[256], err[1024];
-	int		 rc;
-
-	tpath(path, sizeof(path), name);
-	rc = signer_open(path, pass_file, &s, err, sizeof(err));
-	if (rc != KGE_OK)
-		fail_msg("signer_open: %s", err);
-	return s;
-}
-
-static int
-setup(void **state)
-{
-	(void)state;
-	if (sodium_init() < 0 || mkdtemp(tmpdir) == NULL)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	char	cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
 
 /*
  * The signer process signs what the key itself would, in the license and
@@ -502,5 +381,6 @@ main(void)
 		cmocka_unit_test(test_sealed),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, signer_fixture_setup,
+	    signer_fixture_teardown);
 }

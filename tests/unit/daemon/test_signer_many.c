@@ -15,7 +15,6 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -36,126 +35,29 @@
 #include "keys.h"
 #include "license.h"
 #include "signer.h"
+#include "signer_fixture.h"
 #include "signer_proc.h"
 
 #define SEED		0x42
 #define NKEYS		1300	/* crosses two full requests */
 
-static char	tmpdir[] = "/tmp/kg-test-signer-many-XXXXXX";
 static char	keypath[256];
 
-static struct kg_keypair *
-seed_keypair(void)
-{
-	uint8_t	seed[32];
-
-	memset(seed, SEED, sizeof(seed));
-	return keypair_from_seed_new(seed);
-}
-
-static struct signer *
-open_ok(void)
-{
-	struct signer	*s = NULL;
-	char		 err[1024];
-
-	if (signer_open(keypath, NULL, &s, err, sizeof(err)) != KGE_OK)
-		fail_msg("signer_open: %s", err);
-	return s;
-}
-
-/* The pid of our one live signer child (zombies are not counted). */
-static pid_t
-signer_child(void)
-{
-	DIR		*d;
-	struct dirent	*e;
-	char		 path[300], buf[512], *p, st;
-	FILE		*f;
-	pid_t		 found = -1;
-	long		 ppid;
-
-	assert_non_null(d = opendir("/proc"));
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		if (fgets(buf, sizeof(buf), f) != NULL &&
-		    (p = strrchr(buf, ')')) != NULL &&
-		    sscanf(p + 2, "%c %ld", &st, &ppid) == 2 &&
-		    ppid == (long)getpid() && st != 'Z' &&
-		    strstr(buf, "(" SIGNER_PROC_NAME ")") != NULL) {
-			assert_int_equal(found, -1);
-			found = (pid_t)atol(e->d_name);
-		}
-		fclose(f);
-	}
-	closedir(d);
-	assert_true(found > 0);
-	return found;
-}
-
-/* Wait until pid is in state st ('Z' died, not reaped; 'T' stopped). */
-static void
-wait_state(pid_t pid, char st)
-{
-	struct timespec	 tick = { 0, 5 * 1000000 };
-	char		 path[64], buf[512], *p;
-	FILE		*f;
-	int		 i;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	for (i = 0; i < 2000; i++) {
-		assert_non_null(f = fopen(path, "r"));
-		p = fgets(buf, sizeof(buf), f) != NULL ? strrchr(buf, ')') : NULL;
-		fclose(f);
-		if (p != NULL && p[2] == st)
-			return;
-		nanosleep(&tick, NULL);
-	}
-	fail_msg("process %d did not reach state %c", (int)pid, st);
-}
-
-static void
-wait_zombie(pid_t pid)
-{
-	wait_state(pid, 'Z');
-}
-
-static void
-wait_stopped(pid_t pid)
-{
-	wait_state(pid, 'T');
-}
-
+/* The fixture's, and the key file every test signs with: tmpdir/plain.key. */
 static int
 setup(void **state)
 {
 	struct kg_keypair	*kp;
 
-	(void)state;
-	if (sodium_init() < 0 || mkdtemp(tmpdir) == NULL)
+	if (signer_fixture_setup(state) != 0)
 		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	snprintf(keypath, sizeof(keypath), "%s/plain.key", tmpdir);
-	if ((kp = seed_keypair()) == NULL ||
+	tpath(keypath, sizeof(keypath), "plain.key");
+	if ((kp = seed_keypair(SEED)) == NULL ||
 	    keyfile_write(keypath, kp, NULL, crypto_pwhash_OPSLIMIT_MIN,
 	    crypto_pwhash_MEMLIMIT_MIN) != KGE_OK)
 		return -1;
 	keypair_free(kp);
 	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	char	cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 /* n payloads of lengths from 1 up, bytes from seed, in one buffer. */
@@ -187,7 +89,7 @@ payloads_make(struct payloads *p, size_t n, size_t len, uint8_t seed)
 static void
 payloads_check(const struct payloads *p, uint8_t (*sig)[KG_SIG_LEN])
 {
-	struct kg_keypair	*kp = seed_keypair();
+	struct kg_keypair	*kp = seed_keypair(SEED);
 	uint8_t			 want[KG_SIG_LEN];
 	size_t			 i;
 
@@ -217,7 +119,7 @@ test_many_matches_key(void **state)
 	(void)state;
 	assert_non_null(p = calloc(SIGNER_MANY_SLOTS, sizeof(*p)));
 	assert_non_null(sig = calloc(SIGNER_MANY_MAX, KG_SIG_LEN));
-	s = open_ok();
+	s = open_ok("plain.key", NULL);
 	for (i = 0; i < SIGNER_MANY_SLOTS; i++) {
 		payloads_make(&p[i], counts[i % 3], lens[i % 3], (uint8_t)i);
 		assert_true(signer_many_fits(p[i].n, p[i].n * lens[i % 3]));
@@ -258,7 +160,7 @@ test_many_refused(void **state)
 
 	(void)state;
 	assert_non_null(p = calloc(1, sizeof(*p)));
-	s = open_ok();
+	s = open_ok("plain.key", NULL);
 	before = signer_child();
 	memset(msg, 1, sizeof(msg));
 	ptr[0] = ptr[1] = msg;
@@ -399,11 +301,11 @@ test_many_restart(void **state)
 	(void)state;
 	assert_non_null(p = calloc(SIGNER_MANY_INFLIGHT, sizeof(*p)));
 	assert_non_null(sig = calloc(SIGNER_MANY_MAX, KG_SIG_LEN));
-	s = open_ok();
+	s = open_ok("plain.key", NULL);
 	p1 = signer_child();
 	/* Stopped first, so that it dies with every request unanswered. */
 	assert_int_equal(kill(p1, SIGSTOP), 0);
-	wait_stopped(p1);
+	wait_state(p1, 'T');
 	for (i = 0; i < SIGNER_MANY_INFLIGHT; i++) {
 		payloads_make(&p[i], SIGNER_MANY_MAX, 100, (uint8_t)(i + 50));
 		assert_int_equal(signer_many_submit(s, p[i].ptr, p[i].len,
@@ -418,7 +320,7 @@ test_many_restart(void **state)
 	assert_true(p2 != p1);
 	/* Dead before the request is sent. */
 	assert_int_equal(kill(p2, SIGKILL), 0);
-	wait_zombie(p2);
+	wait_state(p2, 'Z');
 	assert_int_equal(signer_many_submit(s, p[0].ptr, p[0].len, p[0].n,
 	    &t[0]), 0);
 	assert_int_equal(signer_many_collect(s, t[0], sig, p[0].n), 0);
@@ -430,7 +332,7 @@ test_many_restart(void **state)
 	p3 = signer_child();
 	assert_true(p3 != p2);
 	assert_int_equal(kill(p3, SIGSTOP), 0);
-	wait_stopped(p3);
+	wait_state(p3, 'T');
 	assert_int_equal(signer_many_submit(s, p[1].ptr, p[1].len, p[1].n,
 	    &t[1]), 0);
 	assert_int_equal(signer_many_collect(s, t[1], sig, p[1].n), 0);
@@ -449,7 +351,7 @@ test_many_restart(void **state)
 static void
 test_many_interleaved(void **state)
 {
-	struct kg_keypair	*kp = seed_keypair();
+	struct kg_keypair	*kp = seed_keypair(SEED);
 	struct payloads		*p;
 	struct signer		*s;
 	struct event_base	*base;
@@ -464,7 +366,7 @@ test_many_interleaved(void **state)
 	assert_non_null(sig = calloc(SIGNER_MANY_MAX, KG_SIG_LEN));
 	assert_non_null(base = event_base_new());
 	memset(msg, 0x33, sizeof(msg));
-	s = open_ok();
+	s = open_ok("plain.key", NULL);
 	before = signer_child();
 	for (i = 0; i < 3; i++) {
 		payloads_make(&p[i], SIGNER_MANY_MAX, 60, (uint8_t)(i + 3));
@@ -507,7 +409,7 @@ test_many_interleaved(void **state)
 static void
 test_license_keys(void **state)
 {
-	struct kg_keypair	*kp = seed_keypair();
+	struct kg_keypair	*kp = seed_keypair(SEED);
 	struct kg_license	*lic;
 	struct signer		*s;
 	char			**texts, *want;
@@ -527,7 +429,7 @@ test_license_keys(void **state)
 		lic[i].support_expiry = date_from_ymd(2026, 7, 15);
 		lic[i].revision = 1;
 	}
-	s = open_ok();
+	s = open_ok("plain.key", NULL);
 	assert_int_equal(signer_license_keys_new(s, lic, NKEYS, texts), 0);
 	for (i = 0; i < NKEYS; i++) {
 		assert_memory_equal(lic[i].key_id, signer_key_id(s),
@@ -562,5 +464,5 @@ main(void)
 		cmocka_unit_test(test_license_keys),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, signer_fixture_teardown);
 }

@@ -15,7 +15,6 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -35,54 +34,11 @@
 #include "kgerr.h"
 #include "keys.h"
 #include "signer.h"
+#include "signer_fixture.h"
 #include "signer_proc.h"
-
-static char	tmpdir[] = "/tmp/kg-test-rotate-XXXXXX";
 
 #define CREATED		1795000000	/* a fixed rotation time */
 static const uint8_t	msg[] = "the bytes of a reply";
-
-static void
-tpath(char *out, size_t len, const char *name)
-{
-	snprintf(out, len, "%s/%s", tmpdir, name);
-}
-
-static struct kg_keypair *
-seed_keypair(uint8_t byte)
-{
-	uint8_t	seed[32];
-
-	memset(seed, byte, sizeof(seed));
-	return keypair_from_seed_new(seed);
-}
-
-/* Write the key of seed byte into tmpdir/name (replacing it); sealed when pass. */
-static void
-key_write(const char *name, uint8_t byte, const char *pass)
-{
-	struct kg_keypair	*kp = seed_keypair(byte);
-	char			 path[256];
-
-	assert_non_null(kp);
-	tpath(path, sizeof(path), name);
-	unlink(path);
-	assert_int_equal(keyfile_write(path, kp, pass, crypto_pwhash_OPSLIMIT_MIN,
-	    crypto_pwhash_MEMLIMIT_MIN), KGE_OK);
-	keypair_free(kp);
-}
-
-static void
-text_write(const char *name, const char *text)
-{
-	char	 path[256];
-	FILE	*f;
-
-	tpath(path, sizeof(path), name);
-	assert_non_null(f = fopen(path, "w"));
-	fputs(text, f);
-	fclose(f);
-}
 
 static bool
 file_exists(const char *name)
@@ -104,60 +60,6 @@ file_pubkey(const char *name, const char *pass, uint8_t pk[KG_PUBKEY_LEN])
 	assert_int_equal(keyfile_read(path, pass, &kp), KGE_OK);
 	memcpy(pk, kp->pk, KG_PUBKEY_LEN);
 	keypair_free(kp);
-}
-
-/* The pid of our keygated-signer child (there must be exactly one). */
-static pid_t
-signer_child(void)
-{
-	DIR		*d;
-	struct dirent	*e;
-	char		 path[300], buf[512], *p;
-	FILE		*f;
-	long		 ppid;
-	pid_t		 pid = -1;
-	int		 n = 0;
-
-	assert_non_null(d = opendir("/proc"));
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		if (fgets(buf, sizeof(buf), f) != NULL &&
-		    (p = strrchr(buf, ')')) != NULL &&
-		    sscanf(p + 2, "%*c %ld", &ppid) == 1 && ppid == (long)getpid() &&
-		    strstr(buf, "(" SIGNER_PROC_NAME ")") != NULL) {
-			pid = (pid_t)atol(e->d_name);
-			n++;
-		}
-		fclose(f);
-	}
-	closedir(d);
-	assert_int_equal(n, 1);
-	return pid;
-}
-
-static void
-assert_no_children(void)
-{
-	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
-	assert_int_equal(errno, ECHILD);
-}
-
-static struct signer *
-open_ok(const char *name, const char *pass_file)
-{
-	struct signer	*s = NULL;
-	char		 path[256], err[1024];
-	int		 rc;
-
-	tpath(path, sizeof(path), name);
-	rc = signer_open(path, pass_file, &s, err, sizeof(err));
-	if (rc != KGE_OK)
-		fail_msg("signer_open: %s", err);
-	return s;
 }
 
 /* s signs msg in the reply domain so that pk verifies it. */
@@ -210,26 +112,6 @@ prepare_ok(struct signer *s, const struct kg_keypair *old, const char *name,
 	tpath(path, sizeof(path), pending);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-}
-
-static int
-setup(void **state)
-{
-	(void)state;
-	if (sodium_init() < 0 || mkdtemp(tmpdir) == NULL)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	char	cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
 }
 
 /* prepare + commit: the key file becomes the new key, which signs. */
@@ -493,5 +375,6 @@ main(void)
 		cmocka_unit_test(test_damaged_pending),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, signer_fixture_setup,
+	    signer_fixture_teardown);
 }
