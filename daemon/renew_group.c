@@ -3,8 +3,10 @@
  * loop wait in its queue and are redeemed together, in one durable write
  * transaction, by the committer thread; the loop answers each after that
  * commit. The loop is never blocked by a commit: while one group is being
- * written, the requests that come meanwhile gather for the next, which the
- * committer starts as soon as it is free.
+ * written, the requests that come meanwhile are published for the next,
+ * which the committer takes itself as soon as the last one is durable; it
+ * waits for no loop between groups (renew_int.h has the arrays they pass
+ * through).
  */
 #include <signal.h>
 #include <pthread.h>
@@ -27,6 +29,49 @@
 /* A queue's end-of-turn event is made active by its first job. */
 static void	renew_turn_cb(evutil_socket_t, short, void *);
 
+/* Room for n jobs in js. 0, or -1 when out of memory. */
+static int
+renew_jobs_reserve(struct renew_jobs *js, size_t n)
+{
+	struct renew_job	*v;
+	size_t			 cap;
+
+	if (n <= js->cap)
+		return 0;
+	cap = js->cap == 0 ? 16 : js->cap;
+	while (cap < n)
+		cap *= 2;
+	if ((v = reallocarray(js->v, cap, sizeof(*v))) == NULL)
+		return -1;
+	js->v = v;
+	js->cap = cap;
+	return 0;
+}
+
+/*
+ * to takes from's jobs after its own: the two arrays trade places when to
+ * is empty, else from's are copied. 0, or -1 when out of memory (then
+ * nothing moved).
+ */
+static int
+renew_jobs_append(struct renew_jobs *to, struct renew_jobs *from)
+{
+	struct renew_jobs	t;
+
+	if (to->n == 0) {
+		t = *to;
+		*to = *from;
+		*from = t;
+		return 0;
+	}
+	if (renew_jobs_reserve(to, to->n + from->n) == -1)
+		return -1;
+	memcpy(&to->v[to->n], from->v, from->n * sizeof(*from->v));
+	to->n += from->n;
+	from->n = 0;
+	return 0;
+}
+
 /*
  * Park job in the loop's queue until its group commit. 0, or -1 when it
  * cannot wait (then it is redeemed at once).
@@ -36,15 +81,9 @@ renew_defer(const struct request_ctx *rc, const struct renew_job *job)
 {
 	struct renew_queue	*q = rc->loop->renew;
 	struct renew_job	*nj;
-	size_t			 cap;
 
-	if (q->job.n == q->job.cap) {
-		cap = q->job.cap == 0 ? 16 : q->job.cap * 2;
-		if ((nj = reallocarray(q->job.v, cap, sizeof(*nj))) == NULL)
-			return -1;
-		q->job.v = nj;
-		q->job.cap = cap;
-	}
+	if (renew_jobs_reserve(&q->job, q->job.n + 1) == -1)
+		return -1;
 	nj = &q->job.v[q->job.n++];
 	*nj = *job;
 	nj->owner = rc->owner;
@@ -57,11 +96,12 @@ renew_defer(const struct request_ctx *rc, const struct renew_job *job)
 }
 
 /*
- * The committer thread, one for every worker's loop: it waits for queues
- * (renew_submit), takes every queue waiting, redeems all their requests in
- * one transaction, marks each queue committed and makes its done event
- * active, then takes what came meanwhile. It runs while at least one queue
- * exists.
+ * The committer thread, one for every worker's loop: it waits until a
+ * queue has jobs published (and its last group taken by its loop), takes
+ * the published jobs of every such queue, redeems them all in one
+ * transaction, hands each queue its group (ripe) and makes its done event
+ * active, then at once takes what was published meanwhile. It runs while
+ * at least one queue exists.
  *
  * Its scratch lives here too: the requests in one array for
  * act_redeem_many, their jobs, and the renewed licenses' payloads and
@@ -69,11 +109,11 @@ renew_defer(const struct request_ctx *rc, const struct renew_job *job)
  */
 static struct {
 	pthread_mutex_t		  lock;
-	pthread_cond_t		  cond;		/* waiting, committed or stop changed */
+	pthread_cond_t		  cond;		/* pub, ripe, in_round or stop changed */
 	pthread_t		  thread;
-	size_t			  nqueues;	/* the thread runs while > 0 */
+	bool			  running;	/* the thread was started */
 	bool			  stop;
-	struct renew_queue	 *waiting;	/* through renew_queue.next */
+	struct renew_queue	 *queues;	/* every queue, through next */
 	struct daemon		 *d;		/* the round's: */
 	size_t			  n, cap;
 	struct store_redeem	 *req;
@@ -193,11 +233,11 @@ renew_round_commit(struct daemon *d, struct renew_queue *list)
 	struct renew_queue	*q;
 	size_t			 i, n = 0;
 
-	for (q = list; q != NULL; q = q->next)
+	for (q = list; q != NULL; q = q->round_next)
 		n += q->run.n;
 	if (renew_round_reserve(n) == -1) {
 		log_error("%s: out of memory for %zu redemptions", __func__, n);
-		for (q = list; q != NULL; q = q->next)
+		for (q = list; q != NULL; q = q->round_next)
 			for (i = 0; i < q->run.n; i++) {
 				q->run.v[i].r.err = STORE_IO;
 				q->run.v[i].r.reason = KG_REASON_INTERNAL;
@@ -206,7 +246,7 @@ renew_round_commit(struct daemon *d, struct renew_queue *list)
 	}
 	grp.d = d;
 	grp.n = 0;
-	for (q = list; q != NULL; q = q->next)
+	for (q = list; q != NULL; q = q->round_next)
 		for (i = 0; i < q->run.n; i++) {
 			renew_job_request(d, &q->run.v[i], &grp.req[grp.n]);
 			grp.job[grp.n++] = &q->run.v[i];
@@ -220,32 +260,69 @@ renew_round_commit(struct daemon *d, struct renew_queue *list)
 		grp.job[i]->r = grp.req[i];
 }
 
+/* The queue's published jobs can go into a group (under grp.lock). */
+static bool
+renew_queue_ready(const struct renew_queue *q)
+{
+	return q->pub.n > 0 && !q->in_round;
+}
+
+/* Some queue is ready (under grp.lock). */
+static bool
+renew_any_ready(void)
+{
+	struct renew_queue	*q;
+
+	for (q = grp.queues; q != NULL; q = q->next)
+		if (renew_queue_ready(q))
+			return true;
+	return false;
+}
+
 /* The committer thread: see the top of grp. */
 static void *
 renew_committer_main(void *arg)
 {
-	struct renew_queue	*list, *q;
+	struct renew_queue	*q, *round;
+	struct renew_jobs	 t;
+	struct daemon		*d;
 
 	(void)arg;
 	pthread_mutex_lock(&grp.lock);
 	for (;;) {
-		while (grp.waiting == NULL && !grp.stop)
+		while (!renew_any_ready() && !grp.stop)
 			pthread_cond_wait(&grp.cond, &grp.lock);
-		if (grp.waiting == NULL)
+		if (!renew_any_ready())
 			break;		/* stop, and nothing is left */
-		list = grp.waiting;
-		grp.waiting = NULL;
+		round = NULL;
+		for (q = grp.queues; q != NULL; q = q->next) {
+			if (!renew_queue_ready(q))
+				continue;
+			t = q->run;	/* empty: the last round left it so */
+			q->run = q->pub;
+			q->pub = t;
+			q->in_round = true;
+			q->round_next = round;
+			round = q;
+		}
+		d = round->d;
 		pthread_mutex_unlock(&grp.lock);
-		daemon_shared_enter(list->d);
-		renew_round_commit(list->d, list);
-		daemon_shared_leave(list->d);
+		daemon_shared_enter(d);
+		renew_round_commit(d, round);
+		daemon_shared_leave(d);
 		pthread_mutex_lock(&grp.lock);
-		/* Under the lock: renew_queue_free waits for committed. */
-		for (q = list; q != NULL; q = q->next) {
-			q->committed = true;
+		for (q = round; q != NULL; q = q->round_next) {
+			/*
+			 * Out of memory, wait for the loop to take the last
+			 * group (renew_queue_free drops run when it stops).
+			 */
+			while (!q->closing &&
+			    renew_jobs_append(&q->ripe, &q->run) == -1)
+				pthread_cond_wait(&grp.cond, &grp.lock);
+			q->in_round = false;
 			event_active(q->done, 0, 0);
 		}
-		pthread_cond_broadcast(&grp.cond);
+		pthread_cond_broadcast(&grp.cond);	/* renew_queue_free */
 	}
 	pthread_mutex_unlock(&grp.lock);
 	if (grp.d != NULL)
@@ -253,62 +330,54 @@ renew_committer_main(void *arg)
 	return NULL;
 }
 
-/* a takes b's jobs; b gets a's (empty) array. */
-static void
-renew_jobs_move(struct renew_jobs *a, struct renew_jobs *b)
-{
-	struct renew_jobs	t = *a;
-
-	*a = *b;
-	*b = t;
-	b->n = 0;
-}
-
-/* Hand the queue's waiting jobs to the committer, unless a group is there. */
-static void
-renew_submit(struct renew_queue *q)
-{
-	if (q->busy || q->job.n == 0)
-		return;
-	renew_jobs_move(&q->run, &q->job);
-	q->busy = true;
-	pthread_mutex_lock(&grp.lock);
-	q->committed = false;
-	q->next = grp.waiting;
-	grp.waiting = q;
-	pthread_cond_broadcast(&grp.cond);
-	pthread_mutex_unlock(&grp.lock);
-}
-
-/* The end of a turn that queued activate requests. */
+/*
+ * The end of a turn that queued activate requests: publish them for the
+ * committer. Out of memory, they wait in job and this is tried again soon.
+ */
 static void
 renew_turn_cb(evutil_socket_t fd, short what, void *arg)
 {
+	static const struct timeval	 retry = { 0, 10000 };
+	struct renew_queue		*q = arg;
+	int				 rc;
+
 	(void)fd;
 	(void)what;
-	renew_submit(arg);
+	if (q->job.n == 0)
+		return;
+	pthread_mutex_lock(&grp.lock);
+	rc = renew_jobs_append(&q->pub, &q->job);
+	if (rc == 0)
+		pthread_cond_broadcast(&grp.cond);
+	pthread_mutex_unlock(&grp.lock);
+	if (rc == -1) {
+		log_warn("%s: out of memory for %zu activate requests; trying "
+		    "again", __func__, q->job.n);
+		event_add(q->turn, &retry);
+	}
 }
 
-/*
- * The committer is done with run[]: send the next group at once, so that
- * it commits while this one is answered, then answer each.
- */
+/* The committer made a group ripe: answer each of its jobs. */
 static void
 renew_done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct renew_queue	*q = arg;
 	struct handler_reply	 out;
 	struct renew_job	*job;
+	struct renew_jobs	 t;
 	size_t			 i;
 
 	(void)fd;
 	(void)what;
-	if (!q->busy)
+	pthread_mutex_lock(&grp.lock);
+	t = q->fin;		/* empty: answered below, every time */
+	q->fin = q->ripe;
+	q->ripe = t;
+	pthread_cond_broadcast(&grp.cond);	/* the committer may wait */
+	pthread_mutex_unlock(&grp.lock);
+	if (q->fin.n == 0)
 		return;
 	daemon_shared_enter(q->d);
-	renew_jobs_move(&q->fin, &q->run);
-	q->busy = false;
-	renew_submit(q);
 	for (i = 0; i < q->fin.n; i++) {
 		job = &q->fin.v[i];
 		handler_reply_init(&out);
@@ -347,9 +416,13 @@ renew_forget(struct renew_queue *q, const void *owner)
 	if (q == NULL)
 		return;
 	renew_jobs_forget(&q->job, owner);
-	/* The committer does not read owner: the loop alone writes it. */
-	renew_jobs_forget(&q->run, owner);
 	renew_jobs_forget(&q->fin, owner);
+	/* The committer does not read owner, and moves run under the lock. */
+	pthread_mutex_lock(&grp.lock);
+	renew_jobs_forget(&q->pub, owner);
+	renew_jobs_forget(&q->run, owner);
+	renew_jobs_forget(&q->ripe, owner);
+	pthread_mutex_unlock(&grp.lock);
 }
 
 /* A queue for loop's activate requests: see renew.h. */
@@ -373,7 +446,7 @@ renew_queue_new(struct daemon *d, struct dispatch_loop *loop,
 		goto fail;
 	}
 	pthread_mutex_lock(&grp.lock);
-	if (grp.nqueues == 0) {
+	if (!grp.running) {
 		grp.stop = false;
 		grp.d = d;
 		/* The thread gets no signals: the main loop handles them. */
@@ -387,8 +460,10 @@ renew_queue_new(struct daemon *d, struct dispatch_loop *loop,
 			    __func__, strerror(rc));
 			goto fail;
 		}
+		grp.running = true;
 	}
-	grp.nqueues++;
+	q->next = grp.queues;
+	grp.queues = q;
 	pthread_mutex_unlock(&grp.lock);
 	return q;
 fail:
@@ -398,39 +473,55 @@ fail:
 	return NULL;
 }
 
+/* Free js's key texts (of jobs not answered); n of them. */
+static size_t
+renew_jobs_drop(struct renew_jobs *js)
+{
+	size_t	i, n = js->n;
+
+	for (i = 0; i < n; i++)
+		free(js->v[i].key_text);
+	free(js->v);
+	return n;
+}
+
 /* Wait for the queue's group, drop the rest, free: see renew.h. */
 void
 renew_queue_free(struct renew_queue *q)
 {
-	pthread_t	t;
-	bool		last;
-	size_t		i;
+	struct renew_queue	**pp;
+	pthread_t		  t;
+	bool			  last;
+	size_t			  n;
 
 	if (q == NULL)
 		return;
 	pthread_mutex_lock(&grp.lock);
-	while (q->busy && !q->committed)
+	q->closing = true;
+	pthread_cond_broadcast(&grp.cond);
+	while (q->in_round)
 		pthread_cond_wait(&grp.cond, &grp.lock);
-	last = --grp.nqueues == 0;
-	if (last)
+	for (pp = &grp.queues; *pp != q; pp = &(*pp)->next)
+		;
+	*pp = q->next;
+	last = grp.queues == NULL;
+	if (last) {
 		grp.stop = true;
+		grp.running = false;
+	}
 	pthread_cond_broadcast(&grp.cond);
 	t = grp.thread;
 	pthread_mutex_unlock(&grp.lock);
 	if (last)
 		pthread_join(t, NULL);
-	if (q->busy && q->run.n > 0)
+	if ((n = renew_jobs_drop(&q->ripe) + renew_jobs_drop(&q->run)) > 0)
 		log_warn("%s: %zu redemptions committed but not answered "
-		    "(the loop has stopped)", __func__, q->run.n);
-	for (i = 0; i < q->run.n; i++)
-		free(q->run.v[i].key_text);
-	if (q->job.n > 0)
+		    "(the loop has stopped)", __func__, n);
+	if ((n = renew_jobs_drop(&q->pub) + renew_jobs_drop(&q->job)) > 0)
 		log_warn("%s: %zu activate requests dropped unanswered (the loop "
-		    "has stopped)", __func__, q->job.n);
+		    "has stopped)", __func__, n);
+	(void)renew_jobs_drop(&q->fin);
 	event_free(q->turn);
 	event_free(q->done);
-	free(q->job.v);
-	free(q->run.v);
-	free(q->fin.v);
 	free(q);
 }

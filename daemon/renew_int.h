@@ -59,24 +59,32 @@ struct renew_jobs {
 };
 
 /*
- * A loop's activate requests waiting for their group commit (renew_group.c):
- * job fills in the loop's thread; at the end of a turn, when the loop has
- * no group at the committer, they move to run and go to the committer
- * thread, which owns run until it sets committed and makes done active;
- * then they move to fin to be answered while the next group commits. The
- * three arrays trade places.
+ * A loop's activate requests waiting for their group commit (renew_group.c).
+ * They pass through five arrays, which trade places rather than copy:
+ * - job, the loop's: filled during a turn;
+ * - pub, under the committer's lock: published at the end of the turn
+ *   (appended when the committer has not taken the last ones yet);
+ * - run, the committer's: taken from pub when a round starts, without
+ *   waiting for the loop, so the next group starts as soon as the last is
+ *   durable;
+ * - ripe, under the lock: committed, the done event made active (appended
+ *   when the loop has not taken the last ones yet);
+ * - fin, the loop's: taken from ripe and answered.
  */
 struct renew_queue {
 	struct daemon		*d;
 	struct dispatch_loop	*loop;
 	struct event		*turn;		/* the end of a turn with jobs */
-	struct event		*done;		/* the committer is done with run */
-	struct renew_jobs	 job;		/* waiting for the next group */
-	struct renew_jobs	 run;		/* at the committer */
-	struct renew_jobs	 fin;		/* committed, being answered */
-	bool			 busy;		/* run is at the committer */
-	bool			 committed;	/* ... and done (under its lock) */
-	struct renew_queue	*next;		/* the committer's list */
+	struct event		*done;		/* ripe has jobs */
+	struct renew_jobs	 job;
+	struct renew_jobs	 pub;
+	struct renew_jobs	 run;
+	struct renew_jobs	 ripe;
+	struct renew_jobs	 fin;
+	bool			 in_round;	/* run is at the committer (lock) */
+	bool			 closing;	/* renew_queue_free (lock) */
+	struct renew_queue	*next;		/* every queue (lock) */
+	struct renew_queue	*round_next;	/* the committer's round */
 };
 
 /* job's redemption for the store, its pointers into job where it now lies. */
