@@ -5,14 +5,18 @@
  * each finished frame is built in one scratch buffer and copied into its
  * connection's output by the owner's deliver function.
  *
- * The end of the turn: the first reply of a batch makes the batch's event
- * active. libevent runs active events of one priority in the order they
- * became active, and every socket that epoll reported ready in this turn was
- * made active before the first callback ran, so the batch's event runs after
- * the read callbacks of this turn and before the next poll. A batch that
- * is full (BATCH_REPLIES_MAX replies or BATCH_BYTES_MAX body bytes) is
- * signed before another reply joins it, which bounds both the memory and
- * the wait.
+ * When a batch closes: the first reply of a batch adds the batch's event
+ * with a timeout of zero. The loop then polls once more without waiting
+ * (a timer is due), and libevent makes the sockets that poll found ready
+ * active before the due timers, and runs active events of one priority in
+ * the order they became active: so the batch is signed after the read
+ * callbacks of this turn and of the requests that came while this turn was
+ * served, and before the loop waits again. An idle server pays one
+ * poll that finds nothing; a busy one signs about a quarter fewer batches
+ * at 32 connections (batches of 24 replies instead of 18 on 2 cores). A
+ * batch that is full (BATCH_REPLIES_MAX replies or BATCH_BYTES_MAX body
+ * bytes) is signed before another reply joins it, which bounds both the
+ * memory and the wait.
  *
  * An act redemption's reply is added only after the group commit that
  * makes it durable (renew.c), in the turn that learns of the commit; its
@@ -59,6 +63,9 @@ struct batch {
 	struct kg_merkle	*tree;
 	bool			 flushing;
 };
+
+/* The batch's event is due at once: after one more poll (see the top). */
+static const struct timeval	batch_close = { 0, 0 };
 
 static void
 batch_event_cb(evutil_socket_t fd, short what, void *arg)
@@ -146,7 +153,7 @@ batch_item_new(struct batch *b, void *owner)
 	memset(it, 0, sizeof(*it));
 	it->owner = owner;
 	if (b->n == 1)
-		event_active(b->ev, 0, 0);
+		event_add(b->ev, &batch_close);
 	return it;
 }
 

@@ -1,7 +1,8 @@
 /*
  * Batched reply signing (issue 7, proto/README.md "Batched reply
  * signatures"). The replies that become ready in one turn of an event loop
- * wait here, packed; at the end of the turn they are signed together with
+ * wait here, packed; once the loop has polled once more without waiting
+ * (the requests that came meanwhile join them) they are signed together with
  * one Ed25519 signature over the root of a Merkle tree of their hashes, and
  * each is handed to its owner (a connection) as a finished frame carrying
  * its leaf index and path. A batch of one reply is signed directly, so a
@@ -34,7 +35,7 @@ typedef void	(*batch_deliver_fn)(void *owner, const uint8_t *frame,
 
 /*
  * A batch on base's loop signing with d's signer (which must outlive it).
- * Its end-of-turn event runs with d's shared state held shared. NULL
+ * Its closing event runs with d's shared state held shared. NULL
  * (logged) when out of memory.
  */
 struct batch	*batch_new(struct daemon *d, struct event_base *base,
@@ -44,15 +45,15 @@ struct batch	*batch_new(struct daemon *d, struct event_base *base,
 void		 batch_free(struct batch *b);
 
 /*
- * Pack r's ReplyBody and queue it for owner; the batch is signed at the end
- * of this loop turn, or at once when it is full. r's pointers may go away
+ * Pack r's ReplyBody and queue it for owner; the batch is signed after the
+ * loop's next poll without waiting, or at once when it is full. r's pointers may go away
  * when this returns. 0, or -1 (logged, nothing queued) when out of memory.
  */
 int		 batch_add(struct batch *b, void *owner, const struct wire_reply *r);
 
 /*
  * Sign every queued reply now and hand each to its owner. Callers need not
- * call it: the loop does at the end of the turn.
+ * call it: the loop does, right after its next poll.
  */
 void		 batch_flush(struct batch *b);
 

@@ -1,0 +1,256 @@
+/*
+ * Unit tests of when a reply batch closes (daemon/batch.c): a batch is
+ * signed after the loop has polled once more without waiting, so the
+ * requests that came while a turn was served join the replies of that turn
+ * under one signature; an idle loop signs a lone reply directly, without
+ * waiting for anything. The batch signs with a real signer process (keys
+ * from a fixed seed); a socketpair stands for a client whose request
+ * arrives during the turn.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "batch.h"
+#include "daemon.h"
+#include "keygate.pb-c.h"
+#include "keys.h"
+#include "kgerr.h"
+#include "merkle.h"
+#include "signer.h"
+#include "signer_fixture.h"
+#include "wire.h"
+
+#define SEED		0x5b
+#define FRAMES_MAX	8
+
+/* What the batch handed over, in order. */
+static struct {
+	int	owner[FRAMES_MAX];
+	uint8_t	frame[FRAMES_MAX][1024];
+	size_t	len[FRAMES_MAX];
+	size_t	n;
+} got;
+
+static void
+deliver(void *owner, const uint8_t *frame, size_t len)
+{
+	assert_non_null(frame);
+	assert_true(got.n < FRAMES_MAX);
+	assert_true(len <= sizeof(got.frame[0]));
+	got.owner[got.n] = *(int *)owner;
+	memcpy(got.frame[got.n], frame, len);
+	got.len[got.n++] = len;
+}
+
+/* A reply as a check would give one, nonce byte n. */
+static void
+reply_add(struct batch *b, int *owner, uint8_t n)
+{
+	static Keygate__Verdict	v = KEYGATE__VERDICT__INIT;
+	uint8_t			nonce[16], hash[KG_HASH_LEN];
+	struct wire_reply	r;
+
+	memset(nonce, n, sizeof(nonce));
+	memset(hash, 0xa0 + n, sizeof(hash));
+	memset(&r, 0, sizeof(r));
+	r.nonce = nonce;
+	r.nonce_len = sizeof(nonce);
+	r.request_hash = hash;
+	r.server_time = 1700000000;
+	r.verdict = &v;
+	assert_int_equal(batch_add(b, owner, &r), 0);
+}
+
+/*
+ * Frame i verifies under pk: directly (want_depth 0) or in a batch with a
+ * path of want_depth hashes. Its nonce byte is returned.
+ */
+static uint8_t
+frame_check(size_t i, const uint8_t pk[KG_PUBKEY_LEN], size_t want_depth)
+{
+	static const char	direct[] = "keygate-reply-v1";
+	static const char	batched[] = "keygate-reply-batch-v1";
+	Keygate__Reply		*rep;
+	Keygate__ReplyBody	*body;
+	uint8_t			 msg[64 + 1024], h[KG_MERKLE_HASH_LEN];
+	uint8_t			 node[1 + 2 * KG_MERKLE_HASH_LEN];
+	size_t			 k, len, idx;
+	uint8_t			 nonce;
+
+	assert_true(got.len[i] > 4);
+	rep = keygate__reply__unpack(NULL, got.len[i] - 4, got.frame[i] + 4);
+	assert_non_null(rep);
+	assert_int_equal(rep->signature.len, KG_SIG_LEN);
+	assert_int_equal(rep->n_batch_path, want_depth);
+	if (want_depth == 0) {
+		memcpy(msg, direct, sizeof(direct));
+		memcpy(msg + sizeof(direct), rep->body.data, rep->body.len);
+		len = sizeof(direct) + rep->body.len;
+	} else {
+		node[0] = 0x00;
+		crypto_generichash_state st;
+		crypto_generichash_init(&st, NULL, 0, sizeof(h));
+		crypto_generichash_update(&st, node, 1);
+		crypto_generichash_update(&st, rep->body.data, rep->body.len);
+		crypto_generichash_final(&st, h, sizeof(h));
+		idx = rep->batch_index;
+		for (k = 0; k < rep->n_batch_path; k++, idx >>= 1) {
+			assert_int_equal(rep->batch_path[k].len,
+			    KG_MERKLE_HASH_LEN);
+			node[0] = 0x01;
+			memcpy(node + 1, (idx & 1) ? rep->batch_path[k].data : h,
+			    KG_MERKLE_HASH_LEN);
+			memcpy(node + 1 + KG_MERKLE_HASH_LEN, (idx & 1) ? h :
+			    rep->batch_path[k].data, KG_MERKLE_HASH_LEN);
+			crypto_generichash(h, sizeof(h), node, sizeof(node),
+			    NULL, 0);
+		}
+		memcpy(msg, batched, sizeof(batched));
+		memcpy(msg + sizeof(batched), h, sizeof(h));
+		len = sizeof(batched) + sizeof(h);
+	}
+	assert_int_equal(crypto_sign_verify_detached(rep->signature.data, msg,
+	    len, pk), 0);
+	body = keygate__reply_body__unpack(NULL, rep->body.len, rep->body.data);
+	assert_non_null(body);
+	assert_int_equal(body->nonce.len, 16);
+	nonce = body->nonce.data[0];
+	keygate__reply_body__free_unpacked(body, NULL);
+	keygate__reply__free_unpacked(rep, NULL);
+	return nonce;
+}
+
+struct fixture {
+	struct daemon		 d;	/* zeroed: its lock is usable */
+	struct event_base	*base;
+	struct batch		*b;
+	struct kg_keypair	*kp;
+	int			 sv[2];
+	struct event		*ev;
+	int			 late;	/* the owner whose request comes late */
+};
+
+/* The late client's request is readable: read it, queue its reply. */
+static void
+late_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fixture	*f = arg;
+	char		 c;
+
+	(void)what;
+	assert_int_equal(read(fd, &c, 1), 1);
+	reply_add(f->b, &f->late, (uint8_t)c);
+}
+
+static void
+fixture_open(struct fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	key_write("batch.key", SEED, NULL);
+	f->d.signer = open_ok("batch.key", NULL);
+	assert_non_null(f->kp = seed_keypair(SEED));
+	assert_memory_equal(signer_pubkey(f->d.signer), f->kp->pk,
+	    KG_PUBKEY_LEN);
+	assert_non_null(f->base = event_base_new());
+	assert_non_null(f->b = batch_new(&f->d, f->base, deliver));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, f->sv), 0);
+	f->ev = event_new(f->base, f->sv[0], EV_READ | EV_PERSIST,
+	    late_read_cb, f);
+	assert_non_null(f->ev);
+	assert_int_equal(event_add(f->ev, NULL), 0);
+	f->late = 2;
+	memset(&got, 0, sizeof(got));
+}
+
+static void
+fixture_close(struct fixture *f)
+{
+	event_free(f->ev);
+	close(f->sv[0]);
+	close(f->sv[1]);
+	batch_free(f->b);
+	event_base_free(f->base);
+	keypair_free(f->kp);
+	signer_close(f->d.signer);
+}
+
+/*
+ * A reply queued in a turn, and a request that comes before the loop polls
+ * again: one batch of two, each reply verifying with its path.
+ */
+static void
+test_late_request_joins(void **state)
+{
+	struct fixture	f;
+	int		first = 1;
+
+	(void)state;
+	fixture_open(&f);
+	reply_add(f.b, &first, 1);
+	/* It came while the turn that queued the first was served. */
+	assert_int_equal(write(f.sv[1], "\x07", 1), 1);
+	assert_int_equal(event_base_loop(f.base, EVLOOP_ONCE), 0);
+	assert_int_equal(got.n, 2);
+	assert_int_equal(got.owner[0], 1);
+	assert_int_equal(got.owner[1], 2);
+	assert_int_equal(frame_check(0, f.kp->pk, 1), 1);
+	assert_int_equal(frame_check(1, f.kp->pk, 1), 7);
+	fixture_close(&f);
+}
+
+/*
+ * An idle loop: a lone reply is signed directly, in the first loop turn
+ * (the batch waits for nothing but a poll that finds nothing).
+ */
+static void
+test_lone_reply_direct(void **state)
+{
+	struct fixture	f;
+	struct timespec	t0, t1;
+	int		first = 1;
+
+	(void)state;
+	fixture_open(&f);
+	reply_add(f.b, &first, 3);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(event_base_loop(f.base, EVLOOP_ONCE), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(got.n, 1);
+	assert_int_equal(frame_check(0, f.kp->pk, 0), 3);
+	/* EVLOOP_ONCE would block here had the batch waited for an event. */
+	assert_true(t1.tv_sec - t0.tv_sec < 5);
+	/* The next request, in another turn, is a batch of its own. */
+	assert_int_equal(write(f.sv[1], "\x09", 1), 1);
+	assert_int_equal(event_base_loop(f.base, EVLOOP_ONCE), 0);
+	assert_int_equal(got.n, 1);	/* read, its batch not closed yet */
+	assert_int_equal(event_base_loop(f.base, EVLOOP_ONCE), 0);
+	assert_int_equal(got.n, 2);
+	assert_int_equal(frame_check(1, f.kp->pk, 0), 9);
+	fixture_close(&f);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_late_request_joins),
+		cmocka_unit_test(test_lone_reply_direct),
+	};
+
+	return cmocka_run_group_tests(tests, signer_fixture_setup,
+	    signer_fixture_teardown);
+}
