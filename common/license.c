@@ -254,7 +254,7 @@ license_payload_unpack(const uint8_t *buf, size_t len, struct kg_license *lic)
 	rc = KGE_OK;
 fail:
 	if (msg != NULL)
-		keygate__license_payload__free_unpacked(msg, &a.alloc);
+		pb_arena_release(&a);
 	if (rc != KGE_OK)
 		memset(lic, 0, sizeof(*lic));
 	return rc;

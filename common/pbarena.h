@@ -13,9 +13,12 @@
  *	pb_arena_init(&a, buf, sizeof(buf), SIZE_MAX);
  *	m = protobuf_c_message_unpack(desc, &a.alloc, len, data);
  *	...
- *	protobuf_c_message_free_unpacked(m, &a.alloc);
+ *	pb_arena_release(&a);
  *
- * a, and buf, must outlive every message unpacked through a.alloc.
+ * pb_arena_release frees every heap block the arena still holds, so a
+ * message unpacked through it needs no protobuf_c_message_free_unpacked,
+ * which would walk the whole message to free nothing. a, and buf, must
+ * outlive every message unpacked through a.alloc.
  */
 #ifndef KG_PBARENA_H
 #define KG_PBARENA_H
@@ -27,8 +30,12 @@
 
 #define PB_ARENA_SMALL	1024	/* enough for a license payload or a request */
 
+struct pb_arena_spill;
+
 struct pb_arena {
 	ProtobufCAllocator	 alloc;		/* pass &a->alloc to protobuf-c */
+	struct pb_arena_spill	*spill;		/* heap blocks, newest first */
+	size_t			 nspill;	/* how many */
 	uint8_t			*buf;
 	size_t			 cap;
 	size_t			 used;		/* bytes of buf handed out */
@@ -38,5 +45,12 @@ struct pb_arena {
 
 /* Set a up over the cap bytes at buf with budget bytes to hand out. */
 void	pb_arena_init(struct pb_arena *a, void *buf, size_t cap, size_t budget);
+
+/*
+ * Free the heap blocks a still holds and empty its buffer: every message
+ * unpacked through a is gone. a may be used again (with what is left of its
+ * budget).
+ */
+void	pb_arena_release(struct pb_arena *a);
 
 #endif

@@ -484,7 +484,7 @@ store_record_decode(enum store_record_kind kind, const void *buf, size_t len,
 	m = protobuf_c_message_unpack(k->desc, &a.alloc, len, buf);
 	if (m != NULL) {
 		bad = k->decode(m, out);
-		protobuf_c_message_free_unpacked(m, &a.alloc);
+		pb_arena_release(&a);
 	}
 	return bad ? -1 : 0;
 }

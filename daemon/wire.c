@@ -165,8 +165,9 @@ wire_request_decode(const uint8_t *buf, size_t len, size_t budget,
 void
 wire_request_clear(struct wire_request *req)
 {
+	/* Everything unpacked came from the arena: give it back whole. */
 	if (req->msg != NULL)
-		keygate__request__free_unpacked(req->msg, &req->arena.alloc);
+		pb_arena_release(&req->arena);
 	req->msg = NULL;
 }
 
