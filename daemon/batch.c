@@ -5,18 +5,22 @@
  * each finished frame is built in one scratch buffer and copied into its
  * connection's output by the owner's deliver function.
  *
- * When a batch closes: the first reply of a batch adds the batch's event
- * with a timeout of zero. The loop then polls once more without waiting
- * (a timer is due), and libevent makes the sockets that poll found ready
- * active before the due timers, and runs active events of one priority in
- * the order they became active: so the batch is signed after the read
- * callbacks of this turn and of the requests that came while this turn was
- * served, and before the loop waits again. An idle server pays one
- * poll that finds nothing; a busy one signs about a quarter fewer batches
- * at 32 connections (batches of 24 replies instead of 18 on 2 cores). A
- * batch that is full (BATCH_REPLIES_MAX replies or BATCH_BYTES_MAX body
- * bytes) is signed before another reply joins it, which bounds both the
- * memory and the wait.
+ * The end of the turn: the first reply of a batch makes the batch's event
+ * active. libevent runs active events of one priority in the order they
+ * became active, and every socket that epoll reported ready in this turn was
+ * made active before the first callback ran, so the batch's event runs after
+ * the read callbacks of this turn and before the next poll. There a batch
+ * of BATCH_WAIT_BELOW replies or more is signed; a smaller one waits for
+ * one more poll, which does not wait (the event is added again with a
+ * timeout of zero): libevent makes the sockets that poll found ready active
+ * before the due timer, so the requests that came while the turn was served
+ * join the batch, and then it is signed. An idle server pays one poll that
+ * finds nothing; at 32 busy connections on 2 cores the batch grows from
+ * about 18 replies to 24, a quarter fewer signatures. A large batch gains
+ * little from waiting (its signature is already shared widely) while its
+ * replies would wait the longest, hence the bound. A batch that is full
+ * (BATCH_REPLIES_MAX replies or BATCH_BYTES_MAX body bytes) is signed before
+ * another reply joins it, which bounds both the memory and the wait.
  *
  * An act redemption's reply is added only after the group commit that
  * makes it durable (renew.c), in the turn that learns of the commit; its
@@ -62,10 +66,11 @@ struct batch {
 	uint8_t			 leaf[BATCH_REPLIES_MAX][KG_MERKLE_HASH_LEN];
 	struct kg_merkle	*tree;
 	bool			 flushing;
+	bool			 waited;	/* for one more poll */
 };
 
-/* The batch's event is due at once: after one more poll (see the top). */
-static const struct timeval	batch_close = { 0, 0 };
+/* A batch waiting for one more poll is due at once (see the top). */
+static const struct timeval	batch_next_poll = { 0, 0 };
 
 static void
 batch_event_cb(evutil_socket_t fd, short what, void *arg)
@@ -74,6 +79,11 @@ batch_event_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (!b->waited && b->n > 0 && b->n < BATCH_WAIT_BELOW &&
+	    event_add(b->ev, &batch_next_poll) == 0) {
+		b->waited = true;
+		return;
+	}
 	daemon_shared_enter(b->d);
 	batch_flush(b);
 	daemon_shared_leave(b->d);
@@ -153,7 +163,7 @@ batch_item_new(struct batch *b, void *owner)
 	memset(it, 0, sizeof(*it));
 	it->owner = owner;
 	if (b->n == 1)
-		event_add(b->ev, &batch_close);
+		event_active(b->ev, 0, 0);
 	return it;
 }
 
@@ -278,6 +288,7 @@ batch_flush(struct batch *b)
 	b->n = 0;
 	b->bodylen = 0;
 	b->flushing = false;
+	b->waited = false;
 }
 
 /* owner is gone: see batch.h. */

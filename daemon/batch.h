@@ -1,8 +1,9 @@
 /*
  * Batched reply signing (issue 7, proto/README.md "Batched reply
  * signatures"). The replies that become ready in one turn of an event loop
- * wait here, packed; once the loop has polled once more without waiting
- * (the requests that came meanwhile join them) they are signed together with
+ * wait here, packed; at the end of the turn (or, for fewer than
+ * BATCH_WAIT_BELOW of them, after one more poll that does not wait, so the
+ * requests that came meanwhile join them) they are signed together with
  * one Ed25519 signature over the root of a Merkle tree of their hashes, and
  * each is handed to its owner (a connection) as a finished frame carrying
  * its leaf index and path. A batch of one reply is signed directly, so a
@@ -24,6 +25,7 @@ struct wire_reply;
 
 #define BATCH_REPLIES_MAX	256		/* a full batch is signed at once */
 #define BATCH_BYTES_MAX		(1024 * 1024)	/* so is one of this many body bytes */
+#define BATCH_WAIT_BELOW	32		/* a smaller one waits for one more poll */
 
 /*
  * Hand one finished reply frame of len bytes to its owner; frame is NULL
@@ -45,15 +47,16 @@ struct batch	*batch_new(struct daemon *d, struct event_base *base,
 void		 batch_free(struct batch *b);
 
 /*
- * Pack r's ReplyBody and queue it for owner; the batch is signed after the
- * loop's next poll without waiting, or at once when it is full. r's pointers may go away
+ * Pack r's ReplyBody and queue it for owner; the batch is signed at the end
+ * of this loop turn or after the next poll (see above), or at once when it
+ * is full. r's pointers may go away
  * when this returns. 0, or -1 (logged, nothing queued) when out of memory.
  */
 int		 batch_add(struct batch *b, void *owner, const struct wire_reply *r);
 
 /*
  * Sign every queued reply now and hand each to its owner. Callers need not
- * call it: the loop does, right after its next poll.
+ * call it: the loop does.
  */
 void		 batch_flush(struct batch *b);
 

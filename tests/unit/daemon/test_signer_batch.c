@@ -1,11 +1,12 @@
 /*
- * Unit tests of when a reply batch closes (daemon/batch.c): a batch is
- * signed after the loop has polled once more without waiting, so the
- * requests that came while a turn was served join the replies of that turn
- * under one signature; an idle loop signs a lone reply directly, without
- * waiting for anything. The batch signs with a real signer process (keys
- * from a fixed seed); a socketpair stands for a client whose request
- * arrives during the turn.
+ * Unit tests of when a reply batch closes (daemon/batch.c): a batch of
+ * fewer than BATCH_WAIT_BELOW replies is signed after the loop has polled
+ * once more without waiting, so the requests that came while a turn was
+ * served join the replies of that turn under one signature; a larger one
+ * is signed at the end of its turn; an idle loop signs a lone reply
+ * directly, waiting for nothing. The batch signs with a real signer
+ * process (keys from a fixed seed); a socketpair stands for a client whose
+ * request arrives during the turn.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -35,7 +36,7 @@
 #include "wire.h"
 
 #define SEED		0x5b
-#define FRAMES_MAX	8
+#define FRAMES_MAX	(BATCH_WAIT_BELOW + 8)
 
 /* What the batch handed over, in order. */
 static struct {
@@ -44,6 +45,20 @@ static struct {
 	size_t	len[FRAMES_MAX];
 	size_t	n;
 } got;
+
+/* Run the loop a turn at a time until something is handed over; the turns. */
+static int
+turns_until_delivered(struct event_base *base)
+{
+	int	turns = 0;
+
+	while (got.n == 0 && turns < 10) {
+		assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+		turns++;
+	}
+	assert_true(got.n > 0);
+	return turns;
+}
 
 static void
 deliver(void *owner, const uint8_t *frame, size_t len)
@@ -203,7 +218,7 @@ test_late_request_joins(void **state)
 	reply_add(f.b, &first, 1);
 	/* It came while the turn that queued the first was served. */
 	assert_int_equal(write(f.sv[1], "\x07", 1), 1);
-	assert_int_equal(event_base_loop(f.base, EVLOOP_ONCE), 0);
+	turns_until_delivered(f.base);
 	assert_int_equal(got.n, 2);
 	assert_int_equal(got.owner[0], 1);
 	assert_int_equal(got.owner[1], 2);
@@ -213,8 +228,36 @@ test_late_request_joins(void **state)
 }
 
 /*
- * An idle loop: a lone reply is signed directly, in the first loop turn
- * (the batch waits for nothing but a poll that finds nothing).
+ * BATCH_WAIT_BELOW replies at the end of a turn are signed then: the
+ * request that comes meanwhile makes a batch of its own (a direct reply).
+ */
+static void
+test_large_batch_does_not_wait(void **state)
+{
+	struct fixture	f;
+	int		first = 1;
+	size_t		i;
+
+	(void)state;
+	fixture_open(&f);
+	for (i = 0; i < BATCH_WAIT_BELOW; i++)
+		reply_add(f.b, &first, (uint8_t)(10 + i));
+	assert_int_equal(write(f.sv[1], "\x07", 1), 1);
+	turns_until_delivered(f.base);
+	assert_int_equal(got.n, BATCH_WAIT_BELOW);
+	for (i = 0; i < BATCH_WAIT_BELOW; i++)
+		assert_int_equal(frame_check(i, f.kp->pk, 5), 10 + i);
+	got.n = 0;
+	turns_until_delivered(f.base);
+	assert_int_equal(got.n, 1);
+	assert_int_equal(got.owner[0], 2);
+	assert_int_equal(frame_check(0, f.kp->pk, 0), 7);
+	fixture_close(&f);
+}
+
+/*
+ * An idle loop: a lone reply is signed directly, within two turns (the
+ * batch waits for nothing but a poll that finds nothing).
  */
 static void
 test_lone_reply_direct(void **state)
@@ -227,19 +270,12 @@ test_lone_reply_direct(void **state)
 	fixture_open(&f);
 	reply_add(f.b, &first, 3);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(event_base_loop(f.base, EVLOOP_ONCE), 0);
+	/* EVLOOP_ONCE would block had the batch waited for an event. */
+	assert_true(turns_until_delivered(f.base) <= 2);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_int_equal(got.n, 1);
 	assert_int_equal(frame_check(0, f.kp->pk, 0), 3);
-	/* EVLOOP_ONCE would block here had the batch waited for an event. */
 	assert_true(t1.tv_sec - t0.tv_sec < 5);
-	/* The next request, in another turn, is a batch of its own. */
-	assert_int_equal(write(f.sv[1], "\x09", 1), 1);
-	assert_int_equal(event_base_loop(f.base, EVLOOP_ONCE), 0);
-	assert_int_equal(got.n, 1);	/* read, its batch not closed yet */
-	assert_int_equal(event_base_loop(f.base, EVLOOP_ONCE), 0);
-	assert_int_equal(got.n, 2);
-	assert_int_equal(frame_check(1, f.kp->pk, 0), 9);
 	fixture_close(&f);
 }
 
@@ -248,6 +284,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_late_request_joins),
+		cmocka_unit_test(test_large_batch_does_not_wait),
 		cmocka_unit_test(test_lone_reply_direct),
 	};
 
