@@ -97,11 +97,11 @@ renew_defer(const struct request_ctx *rc, const struct renew_job *job)
 
 /*
  * The committer thread, one for every worker's loop: it waits until a
- * queue has jobs published (and its last group taken by its loop), takes
- * the published jobs of every such queue, redeems them all in one
- * transaction, hands each queue its group (ripe) and makes its done event
- * active, then at once takes what was published meanwhile. It runs while
- * at least one queue exists.
+ * queue has jobs published, takes the published jobs of every such queue,
+ * redeems them all in one transaction, hands each queue its group (ripe,
+ * after the group before it when the loop has not taken that yet) and
+ * makes its done event active, then at once takes what was published
+ * meanwhile. It runs while at least one queue exists.
  *
  * Its scratch lives here too: the requests in one array for
  * act_redeem_many, their jobs, and the renewed licenses' payloads and
