@@ -21,6 +21,9 @@ struct pb_arena_spill {
 	};
 };
 
+_Static_assert(sizeof(struct pb_arena_spill) <= PB_ARENA_BLOCK_HEADER,
+    "PB_ARENA_BLOCK_HEADER must cover a heap block's header");
+
 static void *
 pb_arena_alloc(void *data, size_t size)
 {

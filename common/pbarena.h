@@ -29,6 +29,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #define PB_ARENA_SMALL	1024	/* enough for a license payload or a request */
+#define PB_ARENA_BLOCK_HEADER	32	/* a heap block's bytes beyond its size, at most */
 
 struct pb_arena_spill;
 

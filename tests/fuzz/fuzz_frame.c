@@ -30,6 +30,7 @@
 #include "keygate.pb-c.h"
 #include "kgerr.h"
 #include "license.h"
+#include "pbarena.h"
 #include "policy.h"
 #include "signer.h"
 #include "wire.h"
@@ -114,8 +115,9 @@ budget_decode(const uint8_t *msg, size_t len, struct wire_request *req)
 	hook_on = 0;
 	FUZZ_CHECK(req->arena.total <= budget);
 	FUZZ_CHECK(req->arena.total + req->arena.left == budget);
-	/* malloc(0) is given one byte that the budget does not charge. */
-	FUZZ_CHECK(hook_bytes <= req->arena.total + hook_count);
+	/* Each heap block carries the arena's header, which is not charged. */
+	FUZZ_CHECK(hook_bytes <= req->arena.total +
+	    hook_count * PB_ARENA_BLOCK_HEADER);
 	FUZZ_CHECK((dec == WIRE_DECODE_UNREADABLE) == (req->msg == NULL));
 	FUZZ_CHECK((dec == WIRE_DECODE_OK) == (req->reason == KG_REASON_OK));
 	return dec;
