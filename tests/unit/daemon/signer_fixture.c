@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,8 +22,9 @@
 #include "kgerr.h"
 #include "signer_fixture.h"
 #include "signer_proc.h"
+#include "tmpdir.h"
 
-char	tmpdir[] = "/tmp/kg-test-signer-XXXXXX";
+char	tmpdir[PATH_MAX];
 
 void
 tpath(char *out, size_t len, const char *name)
@@ -156,7 +158,8 @@ int
 signer_fixture_setup(void **state)
 {
 	(void)state;
-	if (sodium_init() < 0 || mkdtemp(tmpdir) == NULL)
+	if (sodium_init() < 0 ||
+	    tmpdir_make(tmpdir, sizeof(tmpdir), "test-signer") == -1)
 		return -1;
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
@@ -165,9 +168,6 @@ signer_fixture_setup(void **state)
 int
 signer_fixture_teardown(void **state)
 {
-	char	cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_remove(tmpdir);
 }

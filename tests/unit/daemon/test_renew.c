@@ -10,7 +10,6 @@
  */
 #include <sys/stat.h>
 
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -36,6 +35,7 @@
 #include "renew.h"
 #include "signer.h"
 #include "store.h"
+#include "tmpdir.h"
 #include "version.h"
 
 #define PRICE	799000		/* 7990.00 */
@@ -56,15 +56,6 @@ struct key {
 	struct store_license	 sl;
 	char			*text;
 };
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
 
 static struct store_audit
 audit_admin(const char *action, const char *object)
@@ -252,11 +243,9 @@ setup(void **state)
 	struct fixture		*f;
 	struct store_options	 opt = { .map_size = 0, .create = true };
 	char			 path[PATH_MAX + 32], err[256];
-	const char		*tmp = getenv("TMPDIR");
 
 	assert_non_null(f = calloc(1, sizeof(*f)));
-	snprintf(f->dir, sizeof(f->dir), "%s/kg-renew-XXXXXX", tmp ? tmp : "/tmp");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "renew"), 0);
 	assert_int_equal(store_open_lmdb(f->dir, &opt, &f->d.store), STORE_OK);
 	assert_non_null(f->kp = keypair_from_seed_new(test_seed));
 	snprintf(path, sizeof(path), "%s/signing.key", f->dir);
@@ -296,7 +285,7 @@ teardown(void **state)
 	signer_close(f->d.signer);
 	trustset_clear(&f->d.trust);
 	keypair_free(f->kp);
-	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	(void)tmpdir_remove(f->dir);
 	free(f);
 	return 0;
 }

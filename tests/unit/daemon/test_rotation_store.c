@@ -9,7 +9,6 @@
  */
 #include <sys/stat.h>
 
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +27,7 @@
 #include "kgerr.h"
 #include "rotation.h"
 #include "store.h"
+#include "tmpdir.h"
 
 #define T0	1700000000
 #define NKEYS	4
@@ -38,15 +38,6 @@ struct fixture {
 	struct kg_keypair		*k[NKEYS];
 	struct store_signing_key	 rec[NKEYS];	/* k[i] as stored, k[i-1] vouching */
 };
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
 
 /* rec: kp as an active key introduced at time t by a statement of prev (or none). */
 static void
@@ -89,8 +80,7 @@ setup(void **state)
 
 	assert_non_null(f);
 	assert_true(sodium_init() >= 0);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/kg-rotstore-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(tmpdir_make(f->dir, sizeof(f->dir), "rotstore"), 0);
 	assert_int_equal(store_open_lmdb(f->dir, &opt, &f->st), STORE_OK);
 	/* Seeds chosen so the ids do not sort in chain order. */
 	for (i = 0; i < NKEYS; i++) {
@@ -110,7 +100,7 @@ teardown(void **state)
 	int		 i;
 
 	f->st->ops->close(f->st);
-	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	(void)tmpdir_remove(f->dir);
 	for (i = 0; i < NKEYS; i++)
 		keypair_free(f->k[i]);
 	free(f);

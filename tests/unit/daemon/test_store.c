@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -26,6 +25,7 @@
 #include "store.h"
 #include "store_debug.h"
 #include "version.h"
+#include "tmpdir.h"
 
 #define T0	1700000000	/* a fixed "now" for records and audit times */
 
@@ -34,28 +34,16 @@ struct fixture {
 	struct store	*st;
 };
 
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 dir_make(char out[PATH_MAX])
 {
-	const char	*tmp = getenv("TMPDIR");
-
-	snprintf(out, PATH_MAX, "%s/kg-store-XXXXXX", tmp ? tmp : "/tmp");
-	assert_non_null(mkdtemp(out));
+	assert_int_equal(tmpdir_make(out, PATH_MAX, "store"), 0);
 }
 
 static void
 dir_remove(const char *dir)
 {
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	(void)tmpdir_remove(dir);
 }
 
 static struct store *

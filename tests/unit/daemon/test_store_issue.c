@@ -8,7 +8,6 @@
  */
 #include <sys/stat.h>
 
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -24,20 +23,12 @@
 
 #include "store.h"
 #include "store_debug.h"
+#include "tmpdir.h"
 
 #define T0		1700000000
 #define MAP_TINY	(256 * 1024)
 #define ACTOR		"admin uid=0 root"
 #define DETAIL		"product=P edition=PROF licensee=\"Bulk Ltd\""
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
 
 static struct store *
 store_make(char dir[PATH_MAX], uint64_t map_size, uint64_t map_max)
@@ -45,10 +36,8 @@ store_make(char dir[PATH_MAX], uint64_t map_size, uint64_t map_max)
 	struct store_options	 opt = { .map_size = map_size,
 	    .map_size_max = map_max, .create = true };
 	struct store		*st = NULL;
-	const char		*tmp = getenv("TMPDIR");
 
-	snprintf(dir, PATH_MAX, "%s/kg-store-issue-XXXXXX", tmp ? tmp : "/tmp");
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(tmpdir_make(dir, PATH_MAX, "store-issue"), 0);
 	assert_int_equal(store_open_lmdb(dir, &opt, &st), STORE_OK);
 	return st;
 }
@@ -58,7 +47,7 @@ store_drop(struct store *st, const char *dir)
 {
 	if (st != NULL)
 		st->ops->close(st);
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	(void)tmpdir_remove(dir);
 }
 
 static void
