@@ -23,7 +23,6 @@
 
 #include <cmocka.h>
 #include <event2/event.h>
-#include <sodium.h>
 
 #include "batch.h"
 #include "daemon.h"
@@ -91,19 +90,17 @@ reply_add(struct batch *b, int *owner, uint8_t n)
 }
 
 /*
- * Frame i verifies under pk: directly (want_depth 0) or in a batch with a
- * path of want_depth hashes. Its nonce byte is returned.
+ * Frame i verifies under pk (merkle_reply_verify): directly (want_depth 0)
+ * or in a batch with a path of want_depth hashes. Its nonce byte is
+ * returned.
  */
 static uint8_t
 frame_check(size_t i, const uint8_t pk[KG_PUBKEY_LEN], size_t want_depth)
 {
-	static const char	direct[] = "keygate-reply-v1";
-	static const char	batched[] = "keygate-reply-batch-v1";
 	Keygate__Reply		*rep;
 	Keygate__ReplyBody	*body;
-	uint8_t			 msg[64 + 1024], h[KG_MERKLE_HASH_LEN];
-	uint8_t			 node[1 + 2 * KG_MERKLE_HASH_LEN];
-	size_t			 k, len, idx;
+	uint8_t			 path[KG_MERKLE_DEPTH_MAX][KG_MERKLE_HASH_LEN];
+	size_t			 k;
 	uint8_t			 nonce;
 
 	assert_true(got.len[i] > 4);
@@ -111,35 +108,15 @@ frame_check(size_t i, const uint8_t pk[KG_PUBKEY_LEN], size_t want_depth)
 	assert_non_null(rep);
 	assert_int_equal(rep->signature.len, KG_SIG_LEN);
 	assert_int_equal(rep->n_batch_path, want_depth);
-	if (want_depth == 0) {
-		memcpy(msg, direct, sizeof(direct));
-		memcpy(msg + sizeof(direct), rep->body.data, rep->body.len);
-		len = sizeof(direct) + rep->body.len;
-	} else {
-		node[0] = 0x00;
-		crypto_generichash_state st;
-		crypto_generichash_init(&st, NULL, 0, sizeof(h));
-		crypto_generichash_update(&st, node, 1);
-		crypto_generichash_update(&st, rep->body.data, rep->body.len);
-		crypto_generichash_final(&st, h, sizeof(h));
-		idx = rep->batch_index;
-		for (k = 0; k < rep->n_batch_path; k++, idx >>= 1) {
-			assert_int_equal(rep->batch_path[k].len,
-			    KG_MERKLE_HASH_LEN);
-			node[0] = 0x01;
-			memcpy(node + 1, (idx & 1) ? rep->batch_path[k].data : h,
-			    KG_MERKLE_HASH_LEN);
-			memcpy(node + 1 + KG_MERKLE_HASH_LEN, (idx & 1) ? h :
-			    rep->batch_path[k].data, KG_MERKLE_HASH_LEN);
-			crypto_generichash(h, sizeof(h), node, sizeof(node),
-			    NULL, 0);
-		}
-		memcpy(msg, batched, sizeof(batched));
-		memcpy(msg + sizeof(batched), h, sizeof(h));
-		len = sizeof(batched) + sizeof(h);
+	assert_true(want_depth <= KG_MERKLE_DEPTH_MAX);
+	for (k = 0; k < rep->n_batch_path; k++) {
+		assert_int_equal(rep->batch_path[k].len, KG_MERKLE_HASH_LEN);
+		memcpy(path[k], rep->batch_path[k].data, KG_MERKLE_HASH_LEN);
 	}
-	assert_int_equal(crypto_sign_verify_detached(rep->signature.data, msg,
-	    len, pk), 0);
+	assert_int_equal(merkle_reply_verify(pk, rep->body.data, rep->body.len,
+	    rep->signature.data, rep->batch_index,
+	    (const uint8_t (*)[KG_MERKLE_HASH_LEN])path, rep->n_batch_path),
+	    KGE_OK);
 	body = keygate__reply_body__unpack(NULL, rep->body.len, rep->body.data);
 	assert_non_null(body);
 	assert_int_equal(body->nonce.len, 16);
