@@ -301,3 +301,10 @@ batch_forget(struct batch *b, const void *owner)
 		if (b->item[i].owner == owner)
 			b->item[i].owner = NULL;
 }
+
+/* A reply owner waits for could not be added: see batch.h. */
+void
+batch_lost(struct batch *b, void *owner)
+{
+	b->deliver(owner, NULL, 0);
+}

@@ -63,4 +63,11 @@ void		 batch_flush(struct batch *b);
 /* owner is gone: its queued replies are signed but handed to no one. */
 void		 batch_forget(struct batch *b, const void *owner);
 
+/*
+ * A reply of owner's that was counted on could not be added (batch_add
+ * failed): owner is handed a NULL frame at once, as for a batch that could
+ * not be signed, so it closes rather than wait for it.
+ */
+void		 batch_lost(struct batch *b, void *owner);
+
 #endif

@@ -269,7 +269,11 @@ dispatch_deferred_done(struct daemon *d, const struct dispatch_peer *peer,
 	wr.nonce_len = nonce_len;
 	wr.request_hash = hash;
 	dispatch_count_redemption(out);
-	return dispatch_reply(d, peer, "activate", out, false, &wr, &sink);
+	if (dispatch_reply(d, peer, "activate", out, false, &wr, &sink) == 0)
+		return 0;
+	/* owner counted on this reply (conn.c's pending): let it close. */
+	batch_lost(loop->batch, owner);
+	return -1;
 }
 
 /* Answer one request message with a directly signed frame: see dispatch.h. */

@@ -115,7 +115,8 @@ int	dispatch_frame_batch(struct daemon *d, const struct dispatch_peer *peer,
  * Finish a reply whose handler deferred it (handler_reply.deferred): out is
  * the handler's answer now, nonce and hash the request's; the reply goes
  * into loop's batch for owner. Logs and counts it as dispatch_frame does.
- * 0 or -1.
+ * 0, or -1 when it could not be queued: then owner has been handed a NULL
+ * frame (batch_lost), so it closes rather than wait for it.
  */
 int	dispatch_deferred_done(struct daemon *d, const struct dispatch_peer *peer,
 	    const uint8_t *nonce, size_t nonce_len, const uint8_t *hash,

@@ -387,7 +387,8 @@ renew_done_cb(evutil_socket_t fd, short what, void *arg)
 			    job->nonce_len, job->hash, &out, q->loop,
 			    job->owner) == -1)
 				log_error("%s: the reply of act %s could not be "
-				    "queued", __func__, job->act);
+				    "queued; closing its connection", __func__,
+				    job->act);
 			q->loop->unhold(job->owner);
 		}
 		handler_reply_clear(&out);
