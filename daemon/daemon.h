@@ -18,7 +18,6 @@
 struct event_base;
 struct store;
 struct signer;
-struct listener;
 struct admin;
 struct worker;
 
@@ -29,7 +28,6 @@ struct daemon {
 	struct signer		*signer;
 	struct kg_trustset	 trust;		/* public halves of signing keys */
 	struct event_base	*base;
-	struct listener		*listener;	/* public TCP: worker 0's, on base */
 	struct worker		*workers;	/* the public port's threads (worker.c) */
 	size_t			 nworkers;
 	/*

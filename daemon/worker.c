@@ -123,7 +123,6 @@ workers_start(struct daemon *d, char *err, size_t errlen)
 			return -1;
 		port = bound;
 	}
-	d->listener = d->workers[0].listener;
 
 	/* The threads get no signals: the main loop handles them. */
 	sigfillset(&all);
@@ -199,5 +198,4 @@ workers_free(struct daemon *d)
 	free(d->workers);
 	d->workers = NULL;
 	d->nworkers = 0;
-	d->listener = NULL;
 }

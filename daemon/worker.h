@@ -17,7 +17,7 @@ struct daemon;
  * Bind every worker's listener (the first one picks the port when the
  * configured one is 0), start the threads, and then write the bound port to
  * conf.port_file when it is set: the file appears once every worker
- * accepts. Sets d->listener (worker 0's). -1 with one line in err.
+ * accepts. -1 with one line in err.
  */
 int	workers_start(struct daemon *d, char *err, size_t errlen);
 
