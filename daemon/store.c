@@ -608,6 +608,14 @@ db_put_new(struct tx *tx, enum db d, const MDB_val *key,
 	return db_put_assigned(tx, d, key, e, MDB_NOOVERWRITE);
 }
 
+/* Append a record the store keys in increasing order: see db_put_assigned. */
+static int
+db_put_append(struct tx *tx, enum db d, const MDB_val *key,
+    const struct store_record_enc *e)
+{
+	return db_put_assigned(tx, d, key, e, MDB_APPEND);
+}
+
 /*
  * Call visit for every record whose key starts with prefix (all records
  * when plen is 0), in key order, until it returns nonzero. Each value is
@@ -685,30 +693,51 @@ product_require(struct tx *tx, const char *code)
 
 /* ---- the audit chain ---- */
 
+/*
+ * Link a into the audit chain after head (its seq, prev_hash and hash),
+ * store it (appended at the end of the table when append: the caller
+ * knows it is the last key) and make it the new head; META_AUDIT is the
+ * caller's to write. 0 or a store error.
+ */
+static int
+audit_link(struct tx *tx, struct store_record_meta *head, struct store_audit *a,
+    bool append)
+{
+	struct store_record_enc	 m;
+	uint8_t			 kb[8];
+	MDB_val			 key;
+	int			 err;
+
+	a->seq = head->value + 1;
+	memcpy(a->prev_hash, head->hash, KG_HASH_LEN);
+	store_record_audit_hash(a, a->hash);
+	store_record_audit_encode(a, &m);
+	store_record_be64_put(kb, a->seq);
+	key = val_bytes(kb, sizeof(kb));
+	err = append ? db_put_append(tx, DB_AUDIT, &key, &m) :
+	    db_put_new(tx, DB_AUDIT, &key, &m);
+	if (err != STORE_OK)
+		return err;
+	head->value = a->seq;
+	memcpy(head->hash, a->hash, KG_HASH_LEN);
+	return STORE_OK;
+}
+
 /* Append record in to the chain inside tx; seq and hashes are set here. */
 static int
 audit_put(struct tx *tx, const struct store_audit *in)
 {
-	struct store_record_enc		 m;
 	struct store_audit		 a;
 	struct store_record_meta	 head;
-	uint8_t				 kb[8];
-	MDB_val				 key;
 	int				 err;
 
 	err = meta_get(tx, META_AUDIT, &head);
 	if (err != STORE_OK && err != STORE_NOTFOUND)
 		return err;
 	memcpy(&a, in, sizeof(a));
-	a.seq = head.value + 1;
-	memcpy(a.prev_hash, head.hash, KG_HASH_LEN);
-	store_record_audit_hash(&a, a.hash);
-	store_record_audit_encode(&a, &m);
-	store_record_be64_put(kb, a.seq);
-	key = val_bytes(kb, sizeof(kb));
-	if ((err = db_put_new(tx, DB_AUDIT, &key, &m)) != STORE_OK)
+	if ((err = audit_link(tx, &head, &a, false)) != STORE_OK)
 		return err;
-	return meta_put(tx, META_AUDIT, a.seq, a.hash);
+	return meta_put(tx, META_AUDIT, head.value, head.hash);
 }
 
 /*
@@ -1513,14 +1542,6 @@ done:
 	return err;
 }
 
-/* Append a record the store keys in increasing order: see db_put_assigned. */
-static int
-db_put_append(struct tx *tx, enum db d, const MDB_val *key,
-    const struct store_record_enc *e)
-{
-	return db_put_assigned(tx, d, key, e, MDB_APPEND);
-}
-
 /*
  * A bulk issue (see store.h): n licenses like *l, each with its license
  * record, regno index entry and audit record, in one transaction. The
@@ -1532,14 +1553,12 @@ static int
 lmdb_license_create_many_once(struct store *st, const struct store_license *l,
     size_t n, const struct store_audit *a, struct store_issued *out)
 {
-	struct store_record_enc		 m;
 	struct store_license		 rec;
 	struct store_audit		 au;
 	struct store_record_meta	 serial, counter, head;
 	struct tx			 tx;
 	char				 mk[META_KEY_MAX];
-	uint8_t				 kb[8], ab[8];
-	MDB_val				 key;
+	uint8_t				 kb[8];
 	size_t				 i;
 	int				 err;
 
@@ -1563,18 +1582,9 @@ lmdb_license_create_many_once(struct store *st, const struct store_license *l,
 		if ((err = license_put_new(&tx, &rec, counter.value, MDB_APPEND,
 		    kb)) != STORE_OK)
 			break;
-		/* The chain link, as audit_put makes it from the head. */
 		snprintf(au.object, sizeof(au.object), "%s", rec.lic.regno);
-		au.seq = head.value + 1;
-		memcpy(au.prev_hash, head.hash, KG_HASH_LEN);
-		store_record_audit_hash(&au, au.hash);
-		store_record_audit_encode(&au, &m);
-		store_record_be64_put(ab, au.seq);
-		key = val_bytes(ab, sizeof(ab));
-		if ((err = db_put_append(&tx, DB_AUDIT, &key, &m)) != STORE_OK)
+		if ((err = audit_link(&tx, &head, &au, true)) != STORE_OK)
 			break;
-		head.value = au.seq;
-		memcpy(head.hash, au.hash, KG_HASH_LEN);
 		out[i].serial = rec.lic.serial;
 		memcpy(out[i].regno, rec.lic.regno, sizeof(out[i].regno));
 	}
