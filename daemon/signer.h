@@ -110,15 +110,6 @@ size_t	signer_many_outstanding(const struct signer *s);
 bool	signer_many_fits(size_t n, size_t total);
 
 /*
- * Sign n licenses (key ids set to the active key first) and return their key
- * texts in texts[0..n), malloc'd; in sign-many requests, several in flight
- * (one signature at a time when every slot is taken). 0, or -1 with every
- * texts[i] NULL.
- */
-int	signer_license_keys_new(struct signer *s, struct kg_license *lic,
-	    size_t n, char **texts) __attribute__((warn_unused_result));
-
-/*
  * Signing-key rotation, in three steps (the order, and what a crash between
  * them leaves, is documented in daemon/admin_signing.c):
  *

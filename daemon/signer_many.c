@@ -26,8 +26,7 @@
  *
  * The parent's send buffer holds SIGNER_MANY_INFLIGHT full requests
  * (signer_spawn); sending more waits for room, SIGNER_SIGN_TIMEOUT_MS at
- * most, while the process reads. signer_license_keys_new keeps that many
- * of its own in flight.
+ * most, while the process reads.
  */
 #include <sys/socket.h>
 
@@ -38,7 +37,6 @@
 #include <string.h>
 
 #include "kgerr.h"
-#include "license.h"
 #include "log.h"
 #include "signer.h"
 #include "signer_int.h"
@@ -417,93 +415,6 @@ signer_many_cancel_locked(struct signer *s, uint64_t ticket)
 		m->state = MANY_FREE;
 }
 
-/* Sign n licenses into key texts, requests pipelined; see signer.h. */
-static int
-signer_license_keys_new_locked(struct signer *s, struct kg_license *lic, size_t n,
-    char **texts)
-{
-	struct chunk {
-		uint8_t		 buf[SIGNER_MANY_BYTES_MAX];
-		const uint8_t	*ptr[SIGNER_MANY_MAX];
-		size_t		 len[SIGNER_MANY_MAX];
-		size_t		 from, n;
-		uint64_t	 ticket;
-	}		*chunk = NULL, *c;
-	uint8_t		(*sig)[KG_SIG_LEN] = NULL;
-	size_t		 next = 0, head = 0, count = 0, used, plen, i;
-	int		 ret = -1, rc;
-
-	for (i = 0; i < n; i++)
-		texts[i] = NULL;
-	if ((chunk = calloc(SIGNER_MANY_INFLIGHT, sizeof(*chunk))) == NULL ||
-	    (sig = calloc(SIGNER_MANY_MAX, KG_SIG_LEN)) == NULL) {
-		log_error("%s: out of memory", __func__);
-		goto done;
-	}
-	while (next < n || count > 0) {
-		/* Keep the process busy: fill the free chunks first. */
-		while (next < n && count < SIGNER_MANY_INFLIGHT) {
-			c = &chunk[(head + count) % SIGNER_MANY_INFLIGHT];
-			c->from = next;
-			for (c->n = 0, used = 0; next < n; next++, c->n++) {
-				memcpy(lic[next].key_id, signer_key_id(s),
-				    KG_KEY_ID_LEN);
-				if (license_payload_pack(&lic[next], c->buf +
-				    used, sizeof(c->buf) - used, &plen) !=
-				    KGE_OK || !signer_many_fits(c->n + 1,
-				    used + plen))
-					break;
-				c->ptr[c->n] = c->buf + used;
-				c->len[c->n] = plen;
-				used += plen;
-			}
-			if (c->n == 0)
-				goto done;
-			if ((rc = signer_many_submit(s, c->ptr, c->len, c->n,
-			    &c->ticket)) == -1)
-				goto done;
-			if (rc == 1) {
-				/* Every slot is taken (another caller). */
-				next = c->from;
-				if (count > 0)
-					break;
-				if (signer_license_key_new(s, &lic[next],
-				    &texts[next]) == -1)
-					goto done;
-				next++;
-				continue;
-			}
-			count++;
-		}
-		if (count == 0)
-			continue;	/* the last ones were signed alone */
-		c = &chunk[head];
-		rc = signer_many_collect(s, c->ticket, sig, c->n);
-		head = (head + 1) % SIGNER_MANY_INFLIGHT;
-		count--;
-		if (rc == -1)
-			goto done;
-		for (i = 0; i < c->n; i++)
-			if (license_key_format(c->ptr[i], c->len[i], sig[i],
-			    &texts[c->from + i]) != KGE_OK)
-				goto done;
-	}
-	ret = 0;
-done:
-	if (ret == -1) {
-		for (; count > 0; count--, head = (head + 1) %
-		    SIGNER_MANY_INFLIGHT)
-			signer_many_cancel(s, chunk[head].ticket);
-		for (i = 0; i < n; i++) {
-			free(texts[i]);
-			texts[i] = NULL;
-		}
-	}
-	free(chunk);
-	free(sig);
-	return ret;
-}
-
 /* ---- the entry points, each under the signer's lock (threads) ---- */
 
 int
@@ -536,16 +447,4 @@ signer_many_cancel(struct signer *s, uint64_t ticket)
 	pthread_mutex_lock(&s->lock);
 	signer_many_cancel_locked(s, ticket);
 	pthread_mutex_unlock(&s->lock);
-}
-
-int
-signer_license_keys_new(struct signer *s, struct kg_license *lic, size_t n,
-    char **texts)
-{
-	int	rv;
-
-	pthread_mutex_lock(&s->lock);
-	rv = signer_license_keys_new_locked(s, lic, n, texts);
-	pthread_mutex_unlock(&s->lock);
-	return rv;
 }

@@ -8,8 +8,7 @@
  * socketpair) without it dying; signer_sign and the idle watch between a
  * submit and its collect keep the replies for it; a process killed or
  * stopped with requests outstanding is restarted and sent them again;
- * cancelled requests are dropped; signer_license_keys_new gives the key
- * texts license_key_new gives. Keys come from fixed seeds.
+ * cancelled requests are dropped. Keys come from fixed seeds.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -33,13 +32,11 @@
 
 #include "kgerr.h"
 #include "keys.h"
-#include "license.h"
 #include "signer.h"
 #include "signer_fixture.h"
 #include "signer_proc.h"
 
 #define SEED		0x42
-#define NKEYS		1300	/* crosses two full requests */
 
 static char	keypath[256];
 
@@ -405,53 +402,6 @@ test_many_interleaved(void **state)
 	free(p);
 }
 
-/* signer_license_keys_new: the key texts license_key_new gives, in order. */
-static void
-test_license_keys(void **state)
-{
-	struct kg_keypair	*kp = seed_keypair(SEED);
-	struct kg_license	*lic;
-	struct signer		*s;
-	char			**texts, *want;
-	size_t			 i;
-
-	(void)state;
-	assert_non_null(lic = calloc(NKEYS, sizeof(*lic)));
-	assert_non_null(texts = calloc(NKEYS, sizeof(*texts)));
-	for (i = 0; i < NKEYS; i++) {
-		lic[i].serial = 1000 + i;
-		strcpy(lic[i].product, "DEMO");
-		strcpy(lic[i].edition, "STD");
-		snprintf(lic[i].regno, sizeof(lic[i].regno), "DEMO-%06zu", i + 1);
-		/* Longer licensees now and then: requests of other sizes. */
-		memset(lic[i].licensee, 'a' + (int)(i % 26), 1 + (i * 37) % 200);
-		lic[i].created = date_from_ymd(2026, 1, 15);
-		lic[i].support_expiry = date_from_ymd(2026, 7, 15);
-		lic[i].revision = 1;
-	}
-	s = open_ok("plain.key", NULL);
-	assert_int_equal(signer_license_keys_new(s, lic, NKEYS, texts), 0);
-	for (i = 0; i < NKEYS; i++) {
-		assert_memory_equal(lic[i].key_id, signer_key_id(s),
-		    KG_KEY_ID_LEN);
-		assert_int_equal(license_key_new(&lic[i], kp, &want), KGE_OK);
-		assert_non_null(texts[i]);
-		assert_string_equal(texts[i], want);
-		free(want);
-		free(texts[i]);
-	}
-	/* One license that cannot be packed: all or nothing. */
-	memset(lic[7].licensee, 'x', sizeof(lic[7].licensee));
-	assert_int_equal(signer_license_keys_new(s, lic, 20, texts), -1);
-	for (i = 0; i < 20; i++)
-		assert_null(texts[i]);
-	assert_int_equal(signer_many_outstanding(s), 0);
-	signer_close(s);
-	keypair_free(kp);
-	free(texts);
-	free(lic);
-}
-
 int
 main(void)
 {
@@ -461,7 +411,6 @@ main(void)
 		cmocka_unit_test(test_proc_refuses),
 		cmocka_unit_test(test_many_restart),
 		cmocka_unit_test(test_many_interleaved),
-		cmocka_unit_test(test_license_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, signer_fixture_teardown);
