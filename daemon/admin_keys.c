@@ -73,7 +73,7 @@ license_json(struct daemon *d, const struct store_license *sl)
 	json_t			*v;
 	char			*key = NULL;
 
-	if (signer_license_key_new(d->signer, &lic, &key) != 0) {
+	if (signer_license_key_new(d->signer, &lic, &key, NULL) != 0) {
 		log_error("%s: cannot sign license serial %" PRIu64, __func__,
 		    sl->lic.serial);
 		return NULL;

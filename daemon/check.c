@@ -30,8 +30,8 @@
  *   check skips Ed25519 verification; the license's state still comes from
  *   the store and the signer's trust state from d->trust on every check.
  * - A key older than its license (renewed or activated since) gets the
- *   current key re-signed in the reply; that text is kept (resign_slot),
- *   so presenting the old key again costs no further signature.
+ *   current key re-signed in the reply; signer_license_key_new keeps that
+ *   text, so presenting the old key again costs no further signature.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -39,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
 
 #include "check.h"
 #include "daemon.h"
@@ -192,64 +191,12 @@ check_releases_clear(struct check_releases *rs)
 	rs->n = 0;
 }
 
-/*
- * Keys re-signed for check_key_resign. A client that still presents a key
- * its license has moved past (renewed or activated since) is sent the
- * stored license signed anew, on every check. That text depends only on
- * the payload, which names the active signing key, and Ed25519 signatures
- * are deterministic, so it is kept here under the BLAKE2b-256 of the
- * payload: a license at one revision under one active key costs one
- * signature, not one per check. Direct-mapped, RESIGN_SLOTS entries.
- */
-#define RESIGN_SLOTS	8192	/* at most about 1.5 MiB of key text */
-
-static struct {
-	uint8_t	 hash[32];
-	char	*text;			/* NULL: empty */
-} resign_slot[RESIGN_SLOTS];
-static pthread_mutex_t	resign_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* The kept text for payload hash h (a copy), or NULL. */
-static char *
-resign_find(const uint8_t h[32])
-{
-	size_t	i = ((size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16) %
-	    RESIGN_SLOTS;
-	char	*text = NULL;
-
-	pthread_mutex_lock(&resign_lock);
-	if (resign_slot[i].text != NULL &&
-	    memcmp(resign_slot[i].hash, h, 32) == 0)
-		text = strdup(resign_slot[i].text);
-	pthread_mutex_unlock(&resign_lock);
-	return text;
-}
-
-/* Keep text for payload hash h (best effort). */
-static void
-resign_keep(const uint8_t h[32], const char *text)
-{
-	size_t	i = ((size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16) %
-	    RESIGN_SLOTS;
-	char	*copy;
-
-	if ((copy = strdup(text)) == NULL)
-		return;
-	pthread_mutex_lock(&resign_lock);
-	free(resign_slot[i].text);
-	resign_slot[i].text = copy;
-	memcpy(resign_slot[i].hash, h, 32);
-	pthread_mutex_unlock(&resign_lock);
-}
-
 /* Re-sign the stored license when it is newer than the presented key. */
 int
 check_key_resign(const struct request_ctx *rc, const struct kg_license *key,
     const struct store_license *cur, struct handler_reply *out)
 {
 	struct kg_license	lic;
-	uint8_t			payload[KG_PAYLOAD_MAX], sig[KG_SIG_LEN], h[32];
-	size_t			len;
 	bool			kept;
 
 	if (cur->lic.revision <= key->revision)
@@ -258,18 +205,8 @@ check_key_resign(const struct request_ctx *rc, const struct kg_license *key,
 	out->key = NULL;
 	/* The active key cannot change meanwhile: d->lock is held shared. */
 	lic = cur->lic;
-	memcpy(lic.key_id, signer_key_id(rc->d->signer), KG_KEY_ID_LEN);
-	if (license_payload_pack(&lic, payload, sizeof(payload), &len) != KGE_OK)
+	if (signer_license_key_new(rc->d->signer, &lic, &out->key, &kept) != 0)
 		goto fail;
-	crypto_generichash(h, sizeof(h), payload, len, NULL, 0);
-	kept = (out->key = resign_find(h)) != NULL;
-	if (!kept) {
-		if (signer_sign(rc->d->signer, KG_DOMAIN_LICENSE, payload, len,
-		    sig) == -1 ||
-		    license_key_format(payload, len, sig, &out->key) != KGE_OK)
-			goto fail;
-		resign_keep(h, out->key);
-	}
 	log_debug("peer %s: serial=%" PRIu64 " presented revision %" PRIu32
 	    " of %" PRIu32 ": %s", rc->peer->text, lic.serial, key->revision,
 	    lic.revision, kept ? "the current key, as re-signed before" :

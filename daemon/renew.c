@@ -383,7 +383,8 @@ renew_reply(const struct request_ctx *rc, const struct kg_license *key,
 		lic = cur->lic;
 		free(out->key);
 		out->key = NULL;
-		if (signer_license_key_new(rc->d->signer, &lic, &out->key) != 0) {
+		if (signer_license_key_new(rc->d->signer, &lic, &out->key,
+		    NULL) != 0) {
 			log_error("%s: cannot re-sign license serial=%" PRIu64,
 			    __func__, lic.serial);
 			out->key = NULL;

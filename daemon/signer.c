@@ -679,20 +679,87 @@ signer_sign_locked(struct signer *s, enum kg_domain domain, const uint8_t *msg, 
 	return -1;
 }
 
+/*
+ * Key texts signed by signer_license_key_new, kept. A client that still
+ * presents a key its license has moved past (renewed or activated since)
+ * is sent the stored license signed anew on every check, a repeated
+ * activation gets its renewed key again, key.show signs the stored
+ * license: the text depends only on the payload, which names the active
+ * signing key, and Ed25519 signatures are deterministic, so it is kept
+ * under the BLAKE2b-256 of the payload and a license at one revision under
+ * one active key costs one signature. Direct-mapped, KEY_KEPT_SLOTS
+ * entries, shared by every signer of the process (a payload names its key).
+ */
+#define KEY_KEPT_SLOTS	8192	/* at most about 1.5 MiB of key text */
+
+static struct {
+	uint8_t	 hash[32];
+	char	*text;			/* NULL: empty */
+} key_kept[KEY_KEPT_SLOTS];
+static pthread_mutex_t	key_kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t
+key_kept_slot(const uint8_t h[32])
+{
+	return ((size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16) %
+	    KEY_KEPT_SLOTS;
+}
+
+/* The kept text for payload hash h (a copy), or NULL. */
+static char *
+key_kept_find(const uint8_t h[32])
+{
+	size_t	i = key_kept_slot(h);
+	char	*text = NULL;
+
+	pthread_mutex_lock(&key_kept_lock);
+	if (key_kept[i].text != NULL && memcmp(key_kept[i].hash, h, 32) == 0)
+		text = strdup(key_kept[i].text);
+	pthread_mutex_unlock(&key_kept_lock);
+	return text;
+}
+
+/* Keep text for payload hash h (best effort). */
+static void
+key_kept_put(const uint8_t h[32], const char *text)
+{
+	size_t	i = key_kept_slot(h);
+	char	*copy;
+
+	if ((copy = strdup(text)) == NULL)
+		return;
+	pthread_mutex_lock(&key_kept_lock);
+	free(key_kept[i].text);
+	key_kept[i].text = copy;
+	memcpy(key_kept[i].hash, h, 32);
+	pthread_mutex_unlock(&key_kept_lock);
+}
+
 /* Set lic's key id to the active key, sign it and return the key text. */
 int
-signer_license_key_new(struct signer *s, struct kg_license *lic, char **text)
+signer_license_key_new(struct signer *s, struct kg_license *lic, char **text,
+    bool *kept)
 {
-	uint8_t	payload[KG_PAYLOAD_MAX], sig[KG_SIG_LEN];
+	uint8_t	payload[KG_PAYLOAD_MAX], sig[KG_SIG_LEN], h[32];
 	size_t	len;
 
 	*text = NULL;
+	if (kept != NULL)
+		*kept = false;
 	memcpy(lic->key_id, s->id, KG_KEY_ID_LEN);
 	if (license_payload_pack(lic, payload, sizeof(payload), &len) != KGE_OK)
 		return -1;
-	if (signer_sign(s, KG_DOMAIN_LICENSE, payload, len, sig) == -1)
+	crypto_generichash(h, sizeof(h), payload, len, NULL, 0);
+	if ((*text = key_kept_find(h)) != NULL) {
+		if (kept != NULL)
+			*kept = true;
+		return 0;
+	}
+	if (signer_sign(s, KG_DOMAIN_LICENSE, payload, len, sig) == -1 ||
+	    license_key_format(payload, len, sig, text) != KGE_OK)
 		return -1;
-	return license_key_format(payload, len, sig, text) == KGE_OK ? 0 : -1;
+	key_kept_put(h, *text);
+	return 0;
 }
 
 /*

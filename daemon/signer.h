@@ -64,10 +64,11 @@ int	signer_sign(struct signer *s, enum kg_domain domain, const uint8_t *msg,
 
 /*
  * Set lic->key_id to the active key, sign lic and return its key text in a
- * malloc'd string. 0 or -1.
+ * malloc'd string. A text signed before for the same payload is kept and
+ * given again without a signature (*kept true; kept may be NULL). 0 or -1.
  */
-int	signer_license_key_new(struct signer *s, struct kg_license *lic, char **text)
-	    __attribute__((warn_unused_result));
+int	signer_license_key_new(struct signer *s, struct kg_license *lic, char **text,
+	    bool *kept) __attribute__((warn_unused_result));
 
 /*
  * Bulk signing of license payloads (key.issue --count): many payloads a

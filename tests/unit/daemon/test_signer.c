@@ -119,7 +119,10 @@ test_sign_refused(void **state)
 	assert_no_children();
 }
 
-/* signer_license_key_new gives the same key text as an in-process key. */
+/*
+ * signer_license_key_new gives the same key text as an in-process key, and
+ * keeps it: the same payload again costs no signature.
+ */
 static void
 test_license_key(void **state)
 {
@@ -127,6 +130,7 @@ test_license_key(void **state)
 	struct kg_license	 lic;
 	struct signer		*s;
 	char			*text = NULL, *want = NULL;
+	bool			 kept;
 
 	(void)state;
 	key_write("plain.key", 0x42, NULL);
@@ -140,10 +144,21 @@ test_license_key(void **state)
 	lic.created = date_from_ymd(2026, 1, 15);
 	lic.support_expiry = date_from_ymd(2026, 7, 15);
 	lic.revision = 1;
-	assert_int_equal(signer_license_key_new(s, &lic, &text), 0);
+	assert_int_equal(signer_license_key_new(s, &lic, &text, &kept), 0);
+	assert_false(kept);
 	assert_memory_equal(lic.key_id, signer_key_id(s), KG_KEY_ID_LEN);
 	assert_int_equal(license_key_new(&lic, kp, &want), KGE_OK);
 	assert_string_equal(text, want);
+	free(text);
+	/* The same payload again: the kept text, no second signature. */
+	assert_int_equal(signer_license_key_new(s, &lic, &text, &kept), 0);
+	assert_true(kept);
+	assert_string_equal(text, want);
+	free(text);
+	/* Another revision is another payload: signed. */
+	lic.revision = 2;
+	assert_int_equal(signer_license_key_new(s, &lic, &text, &kept), 0);
+	assert_false(kept);
 	free(text);
 	free(want);
 	signer_close(s);
