@@ -39,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "check.h"
 #include "daemon.h"
 #include "date.h"
