@@ -79,7 +79,6 @@ struct listener {
 	struct event		*turn;		/* after LISTEN_ACCEPT_BURST accepts */
 	unsigned		 burst;		/* accepts since the last yield */
 	struct conn_list	 conns;
-	size_t			 nconns;
 	bool			 paused;	/* accept failed for lack of resources */
 	bool			 exhausted;	/* ... and has not succeeded since */
 	bool			 stopped;	/* listener_stop_accepting */
@@ -147,7 +146,6 @@ listen_conn_gone(void *arg, struct conn *c)
 	struct listener	*l = arg;
 
 	TAILQ_REMOVE(&l->conns, c, entry);
-	l->nconns--;
 	atomic_fetch_sub(&listen_open, 1);
 	listen_resume(l);
 }
@@ -198,7 +196,8 @@ listen_accept_cb_locked(struct evconnlistener *evl, evutil_socket_t fd,
 	(void)evl;
 	if (l->exhausted) {
 		l->exhausted = false;
-		log_info("accepting connections again (%zu open)", l->nconns);
+		log_info("accepting connections again (%zu open)",
+		    atomic_load(&listen_open));
 	}
 	listen_burst_count(l);
 	if (!l->stopped && atomic_load(&listen_open) >= l->d->conf.max_connections)
@@ -214,7 +213,6 @@ listen_accept_cb_locked(struct evconnlistener *evl, evutil_socket_t fd,
 	if (c == NULL)
 		return;
 	TAILQ_INSERT_TAIL(&l->conns, c, entry);
-	l->nconns++;
 	atomic_fetch_add(&listen_open, 1);
 }
 
@@ -242,7 +240,7 @@ listen_error_cb(struct evconnlistener *evl, void *arg)
 		if (!l->exhausted)
 			log_warn("accept: %s; pausing the listener (%zu "
 			    "connections open), retrying every second",
-			    strerror(err), l->nconns);
+			    strerror(err), atomic_load(&listen_open));
 		else
 			log_debug("accept: %s; still paused", strerror(err));
 		l->exhausted = true;
