@@ -23,7 +23,17 @@ daemon_shared_leave(struct daemon *d)
 void
 daemon_exclusive_enter(struct daemon *d)
 {
+	(void)pthread_mutex_lock(&d->turn);
 	(void)pthread_rwlock_wrlock(&d->lock);
+	(void)pthread_mutex_unlock(&d->turn);
+}
+
+void
+daemon_shared_turn(struct daemon *d)
+{
+	(void)pthread_mutex_lock(&d->turn);
+	(void)pthread_mutex_unlock(&d->turn);
+	(void)pthread_rwlock_rdlock(&d->lock);
 }
 
 void

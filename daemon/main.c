@@ -355,6 +355,7 @@ cmd_run(const struct options *o)
 
 	memset(&d, 0, sizeof(d));
 	pthread_rwlock_init(&d.lock, NULL);
+	pthread_mutex_init(&d.turn, NULL);
 	snprintf(d.datadir, sizeof(d.datadir), "%s", o->data);
 	trustset_init(&d.trust);
 	if (load_config(o, &d.conf) == -1)

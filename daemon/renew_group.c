@@ -307,7 +307,7 @@ renew_committer_main(void *arg)
 		}
 		d = round->d;
 		pthread_mutex_unlock(&grp.lock);
-		daemon_shared_enter(d);
+		daemon_shared_turn(d);		/* a waiting writer goes first */
 		renew_round_commit(d, round);
 		daemon_shared_leave(d);
 		pthread_mutex_lock(&grp.lock);
