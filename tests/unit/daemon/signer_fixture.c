@@ -24,7 +24,7 @@
 #include "signer_proc.h"
 #include "tmpdir.h"
 
-char	tmpdir[PATH_MAX];
+char	tmpdir[128];	/* a short path: key file names are appended */
 
 void
 tpath(char *out, size_t len, const char *name)
