@@ -26,7 +26,7 @@
  * - A status reply leaves Verdict.verdict empty (proto/keygate.proto) and
  *   says everything else a check would.
  * - Keys are verified through one process-wide verified-key cache
- *   (keycache.c, KEYCACHE_SLOTS entries in static storage), so a repeat
+ *   (keycache.c, KEYCACHE_SETS sets in static storage), so a repeat
  *   check skips Ed25519 verification; the license's state still comes from
  *   the store and the signer's trust state from d->trust on every check.
  * - A key older than its license (renewed or activated since) gets the
@@ -87,7 +87,7 @@ check_store_error(struct handler_reply *out, int err, const char *what)
 	handler_reply_error(out, "internal", "the server could not read its records");
 }
 
-static struct keycache_entry	check_cache_slot[KEYCACHE_SLOTS];
+static struct keycache_set	check_cache_set[KEYCACHE_SETS];
 static struct keycache		check_cache;
 static pthread_once_t		check_cache_once = PTHREAD_ONCE_INIT;
 static int			check_cache_ok;
@@ -96,8 +96,8 @@ static int			check_cache_ok;
 static void
 check_cache_init(void)
 {
-	check_cache_ok = keycache_init(&check_cache, check_cache_slot,
-	    KEYCACHE_SLOTS) == 0;
+	check_cache_ok = keycache_init(&check_cache, check_cache_set,
+	    KEYCACHE_SETS) == 0;
 }
 
 /* license_key_parse through the verified-key cache: see check.h. */

@@ -2,8 +2,9 @@
  * The verified-key cache. A key text's exact bytes (whitespace included: the
  * same key spelt with other whitespace is another entry, verified once more)
  * are hashed with BLAKE2b-256; the hash picks one of nsets sets of
- * KEYCACHE_WAYS entries, and an entry whose hash matches holds the license
- * that key's verified payload decoded to. A miss runs license_key_parse and
+ * KEYCACHE_WAYS entries and a tag (a lookup compares whole hashes only
+ * where the tag matches), and an entry whose hash matches holds the
+ * license that key's verified payload decoded to. A miss runs license_key_parse and
  * remembers the result only when the key verified; a full set evicts its
  * least recently used entry, so memory stays what the caller gave at init
  * and nothing is allocated per request.
@@ -21,17 +22,17 @@
 #include "keycache.h"
 #include "kgerr.h"
 
-/* Set up an empty cache over caller-provided slots: see keycache.h. */
+/* Set up an empty cache over caller-provided sets: see keycache.h. */
 int
-keycache_init(struct keycache *kc, struct keycache_entry *slot, size_t nslots)
+keycache_init(struct keycache *kc, struct keycache_set *set, size_t nsets)
 {
-	if (slot == NULL || nslots < KEYCACHE_WAYS || nslots % KEYCACHE_WAYS != 0)
+	if (set == NULL || nsets == 0)
 		return -1;
 	memset(kc, 0, sizeof(*kc));
 	if (pthread_mutex_init(&kc->lock, NULL) != 0)
 		return -1;
-	kc->slot = slot;	/* zeroed by the caller: untouched pages stay unmapped */
-	kc->nsets = nslots / KEYCACHE_WAYS;
+	kc->set = set;		/* zeroed by the caller: untouched pages stay unmapped */
+	kc->nsets = nsets;
 	return 0;
 }
 
@@ -39,22 +40,23 @@ keycache_init(struct keycache *kc, struct keycache_entry *slot, size_t nslots)
 void
 keycache_fini(struct keycache *kc)
 {
-	if (kc->slot == NULL)
+	if (kc->set == NULL)
 		return;
-	sodium_memzero(kc->slot, kc->nsets * KEYCACHE_WAYS * sizeof(*kc->slot));
+	sodium_memzero(kc->set, kc->nsets * sizeof(*kc->set));
 	pthread_mutex_destroy(&kc->lock);
-	kc->slot = NULL;
+	kc->set = NULL;
 	kc->nsets = 0;
 }
 
-/* The first entry of the set of hash h. */
-static struct keycache_entry *
-keycache_set(const struct keycache *kc, const uint8_t h[32])
+/* The set of hash h (its first 8 bytes) and its tag (the next 8). */
+static struct keycache_set *
+keycache_set(const struct keycache *kc, const uint8_t h[32], uint64_t *tag)
 {
 	uint64_t	v;
 
 	memcpy(&v, h, sizeof(v));
-	return &kc->slot[(v % kc->nsets) * KEYCACHE_WAYS];
+	memcpy(tag, h + sizeof(v), sizeof(*tag));
+	return &kc->set[v % kc->nsets];
 }
 
 /*
@@ -65,22 +67,28 @@ static int
 keycache_find_locked(struct keycache *kc, const uint8_t h[32],
     const struct kg_trustset *ts, struct kg_license *lic)
 {
-	struct keycache_entry		*set = keycache_set(kc, h), *e;
+	struct keycache_set		*set;
+	struct keycache_entry		*e;
 	const struct kg_trust_entry	*te;
+	uint64_t			 tag;
 	size_t				 i;
 
+	set = keycache_set(kc, h, &tag);
 	/* Hashes of key text the client sent: nothing secret, a plain memcmp. */
 	for (i = 0; i < KEYCACHE_WAYS; i++) {
-		e = &set[i];
-		if (e->stamp == 0 || memcmp(e->hash, h, 32) != 0)
+		e = &set->e[i];
+		if (set->tag[i] != tag || set->stamp[i] == 0 ||
+		    memcmp(e->hash, h, 32) != 0)
 			continue;
 		te = trustset_find(ts, e->lic.key_id);
 		if (te == NULL || te->state == KG_TRUST_COMPROMISED) {
+			set->tag[i] = 0;
+			set->stamp[i] = 0;
 			memset(e, 0, sizeof(*e));
 			return te == NULL ? KGE_KEY_UNKNOWN_SIGNER :
 			    KGE_KEY_COMPROMISED;
 		}
-		e->stamp = ++kc->clock;
+		set->stamp[i] = ++kc->clock;
 		*lic = e->lic;
 		return KGE_OK;
 	}
@@ -92,20 +100,24 @@ static void
 keycache_insert_locked(struct keycache *kc, const uint8_t h[32],
     const struct kg_license *lic)
 {
-	struct keycache_entry	*set = keycache_set(kc, h), *victim = &set[0];
-	size_t			 i;
+	struct keycache_set	*set;
+	uint64_t		 tag;
+	size_t			 i, victim = 0;
 
+	set = keycache_set(kc, h, &tag);
 	for (i = 0; i < KEYCACHE_WAYS; i++) {
-		if (set[i].stamp != 0 && memcmp(set[i].hash, h, 32) == 0) {
-			victim = &set[i];	/* verified twice at once */
+		if (set->stamp[i] != 0 && set->tag[i] == tag &&
+		    memcmp(set->e[i].hash, h, 32) == 0) {
+			victim = i;	/* verified twice at once */
 			break;
 		}
-		if (set[i].stamp < victim->stamp)
-			victim = &set[i];
+		if (set->stamp[i] < set->stamp[victim])
+			victim = i;
 	}
-	memcpy(victim->hash, h, 32);
-	victim->lic = *lic;
-	victim->stamp = ++kc->clock;
+	memcpy(set->e[victim].hash, h, 32);
+	set->e[victim].lic = *lic;
+	set->tag[victim] = tag;
+	set->stamp[victim] = ++kc->clock;
 }
 
 /* license_key_parse through the cache: see keycache.h. */
@@ -154,7 +166,7 @@ keycache_count(struct keycache *kc)
 
 	pthread_mutex_lock(&kc->lock);
 	for (i = 0; i < kc->nsets * KEYCACHE_WAYS; i++)
-		if (kc->slot[i].stamp != 0)
+		if (kc->set[i / KEYCACHE_WAYS].stamp[i % KEYCACHE_WAYS] != 0)
 			n++;
 	pthread_mutex_unlock(&kc->lock);
 	return n;

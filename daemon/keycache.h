@@ -12,24 +12,34 @@
 #include "keys.h"
 #include "license.h"
 
-#define KEYCACHE_WAYS		8	/* entries per set */
-#define KEYCACHE_SLOTS		32768	/* the daemon's cache: 4096 sets of 8 (15 MB) */
+#define KEYCACHE_WAYS		16	/* entries per set */
+#define KEYCACHE_SETS		2048	/* the daemon's cache: 32,768 entries (15 MB) */
 
 /* One remembered key: BLAKE2b-256 of its exact text bytes and its license. */
 struct keycache_entry {
 	uint8_t			hash[32];
-	uint64_t		stamp;		/* 0: empty; else last use */
 	struct kg_license	lic;		/* lic.key_id: its signer */
 };
 
 /*
- * A set-associative cache over caller-provided slots: a key may live only in
- * the KEYCACHE_WAYS slots of the set its hash selects, and a new key evicts
- * the least recently used entry of its set. Memory is fixed at init.
+ * A set: a key may live only in the KEYCACHE_WAYS entries of the set its
+ * hash selects. Its tags (8 more bytes of each entry's hash) and stamps sit
+ * together in front, so a lookup reads two cache lines of tags and only the
+ * entry whose tag matches.
+ */
+struct keycache_set {
+	uint64_t		tag[KEYCACHE_WAYS];
+	uint64_t		stamp[KEYCACHE_WAYS];	/* 0: empty; else last use */
+	struct keycache_entry	e[KEYCACHE_WAYS];
+};
+
+/*
+ * A set-associative cache over caller-provided sets; a new key evicts the
+ * least recently used entry of its set. Memory is fixed at init.
  */
 struct keycache {
 	pthread_mutex_t		 lock;
-	struct keycache_entry	*slot;
+	struct keycache_set	*set;
 	size_t			 nsets;
 	uint64_t		 clock;
 	uint64_t		 hits;
@@ -37,12 +47,12 @@ struct keycache {
 };
 
 /*
- * Use nslots zeroed entries at slot (a multiple of KEYCACHE_WAYS, at least
- * one set; static or calloc'd storage, so pages never used are never
- * touched) as an empty cache. 0, or -1 when nslots is not such a number.
+ * Use nsets zeroed sets at set (at least one; static or calloc'd storage,
+ * so pages never used are never touched) as an empty cache. 0, or -1 when
+ * there is no set.
  */
-int	keycache_init(struct keycache *kc, struct keycache_entry *slot,
-	    size_t nslots);
+int	keycache_init(struct keycache *kc, struct keycache_set *set,
+	    size_t nsets);
 
 /* Wipe every entry (zeroed again, fit for keycache_init) and release the lock. */
 void	keycache_fini(struct keycache *kc);
@@ -57,7 +67,7 @@ void	keycache_fini(struct keycache *kc);
 int	keycache_parse(struct keycache *kc, const char *text, size_t len,
 	    const struct kg_trustset *ts, struct kg_license *lic);
 
-/* The number of entries in use (for tests: at most the slot count). */
+/* The number of entries in use (for tests: at most nsets * KEYCACHE_WAYS). */
 size_t	keycache_count(struct keycache *kc);
 
 #endif

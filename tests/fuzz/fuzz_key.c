@@ -28,11 +28,11 @@
 #include "kgerr.h"
 #include "license.h"
 
-#define FUZZ_CACHE_SLOTS	(2 * KEYCACHE_WAYS)
+#define FUZZ_CACHE_SETS		2
 
 static struct kg_trustset	trust, trust_revoked;
 static char			trust_lines[3 * KG_PUBKEY_TEXT_MAX];
-static struct keycache_entry	cache_slot[FUZZ_CACHE_SLOTS];
+static struct keycache_set	cache_set[FUZZ_CACHE_SETS];
 static struct keycache		cache;
 
 static void
@@ -85,7 +85,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	FUZZ_CHECK(trustset_add(&trust_revoked, a, KG_TRUST_COMPROMISED) ==
 	    KGE_OK);
 	FUZZ_CHECK(trustset_add(&trust_revoked, b, KG_TRUST_RETIRED) == KGE_OK);
-	FUZZ_CHECK(keycache_init(&cache, cache_slot, FUZZ_CACHE_SLOTS) == 0);
+	FUZZ_CHECK(keycache_init(&cache, cache_set, FUZZ_CACHE_SETS) == 0);
 	FUZZ_CHECK(atexit(trust_clear) == 0);
 	snprintf(trust_lines, sizeof(trust_lines), "%s\n%s\n", vtext,
 	    FUZZ_CORPUS_PUBKEY_A);
@@ -210,7 +210,7 @@ cache_check(const char *text, size_t size, const struct kg_trustset *ts,
 		else
 			FUZZ_CHECK(lic_zero(&cached));
 	}
-	FUZZ_CHECK(keycache_count(&cache) <= FUZZ_CACHE_SLOTS);
+	FUZZ_CHECK(keycache_count(&cache) <= FUZZ_CACHE_SETS * KEYCACHE_WAYS);
 }
 
 /* One key text. */

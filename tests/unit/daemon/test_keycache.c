@@ -2,9 +2,10 @@
  * Unit tests of daemon/keycache.c, the verified-key cache: a repeat key is a
  * hit that returns the same license as license_key_parse, the cache never
  * holds more than its slots and evicts the least recently used entry of a
- * set, a signer marked compromised (or gone from the trust set) is refused
- * on a hit, and other bytes of a key (whitespace, a changed signature or
- * payload character) are never taken for the cached key.
+ * set, the daemon's size holds 10,000 keys checked in turn without a miss,
+ * a signer marked compromised (or gone from the trust set) is refused on a
+ * hit, and other bytes of a key (whitespace, a changed signature or payload
+ * character) are never taken for the cached key.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,7 +35,7 @@ struct fixture {
 	struct kg_trustset	 trust;
 	char			*key[NKEYS];
 	struct kg_license	 lic[NKEYS];
-	struct keycache_entry	 slot[2 * KEYCACHE_WAYS];
+	struct keycache_set	 set[2];
 	struct keycache		 kc;
 };
 
@@ -65,7 +66,7 @@ setup(void **state)
 		memcpy(l->key_id, f->kp->id, KG_KEY_ID_LEN);
 		assert_int_equal(license_key_new(l, f->kp, &f->key[i]), KGE_OK);
 	}
-	assert_int_equal(keycache_init(&f->kc, f->slot, 2 * KEYCACHE_WAYS), 0);
+	assert_int_equal(keycache_init(&f->kc, f->set, 2), 0);
 	*state = f;
 	return 0;
 }
@@ -123,7 +124,7 @@ test_keycache_hit_miss(void **state)
 	assert_int_equal(keycache_count(&f->kc), 2);
 }
 
-/* 100 keys through 16 slots: never more than 16 held, all still verify. */
+/* 100 keys through 32 entries: never more than 32 held, all still verify. */
 static void
 test_keycache_eviction_bound(void **state)
 {
@@ -141,8 +142,8 @@ test_keycache_eviction_bound(void **state)
 	assert_int_equal(keycache_count(&f->kc), 2 * KEYCACHE_WAYS);
 	assert_int_equal(f->kc.hits + f->kc.misses, 2 * NKEYS);
 	assert_true(f->kc.misses >= 2 * NKEYS - 2 * KEYCACHE_WAYS);
-	assert_int_equal(keycache_init(&f->kc, f->slot, KEYCACHE_WAYS + 1), -1);
-	assert_int_equal(keycache_init(&f->kc, f->slot, 0), -1);
+	assert_int_equal(keycache_init(&f->kc, f->set, 0), -1);
+	assert_int_equal(keycache_init(&f->kc, NULL, 1), -1);
 }
 
 /* A full set evicts its least recently used entry. */
@@ -155,7 +156,7 @@ test_keycache_evicts_oldest(void **state)
 	uint64_t		 misses;
 
 	keycache_fini(&f->kc);
-	assert_int_equal(keycache_init(&f->kc, f->slot, KEYCACHE_WAYS), 0);
+	assert_int_equal(keycache_init(&f->kc, f->set, 1), 0);
 	for (i = 0; i <= KEYCACHE_WAYS - 1; i++)
 		assert_int_equal(parse(f, f->key[i], &got), KGE_OK);
 	assert_int_equal(f->kc.misses, KEYCACHE_WAYS);
@@ -169,6 +170,45 @@ test_keycache_evicts_oldest(void **state)
 	assert_int_equal(parse(f, f->key[1], &got), KGE_OK);	/* evicted */
 	assert_int_equal(f->kc.misses, misses + 1);
 	assert_int_equal(got.serial, 1001);
+}
+
+/*
+ * The daemon's cache (KEYCACHE_SETS sets) holds 10,000 keys checked in turn,
+ * as the benchmark checks them: after one pass, every check is a hit. With
+ * 8 ways of 4,096 sets a few sets overflow and their keys, checked in turn,
+ * would miss every time (LRU).
+ */
+static void
+test_keycache_holds_10000(void **state)
+{
+	struct fixture		*f = *state;
+	struct keycache_set	*set;
+	struct keycache		 kc;
+	struct kg_license	 l = f->lic[0], got;
+	char			**key;
+	size_t			 i, n = 10000;
+
+	assert_non_null(key = calloc(n, sizeof(*key)));
+	assert_non_null(set = calloc(KEYCACHE_SETS, sizeof(*set)));
+	for (i = 0; i < n; i++) {
+		l.serial = 100000 + i;
+		snprintf(l.regno, sizeof(l.regno), "ZHKH8-%06zu", 100000 + i);
+		assert_int_equal(license_key_new(&l, f->kp, &key[i]), KGE_OK);
+	}
+	assert_int_equal(keycache_init(&kc, set, KEYCACHE_SETS), 0);
+	for (i = 0; i < 2 * n; i++) {
+		assert_int_equal(keycache_parse(&kc, key[i % n],
+		    strlen(key[i % n]), &f->trust, &got), KGE_OK);
+		assert_int_equal(got.serial, 100000 + i % n);
+	}
+	assert_int_equal(kc.misses, n);
+	assert_int_equal(kc.hits, n);
+	assert_int_equal(keycache_count(&kc), n);
+	keycache_fini(&kc);
+	for (i = 0; i < n; i++)
+		free(key[i]);
+	free(key);
+	free(set);
 }
 
 /* A cached key whose signer is then compromised or forgotten is refused. */
@@ -271,6 +311,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_keycache_eviction_bound,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keycache_evicts_oldest,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keycache_holds_10000,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keycache_compromised_signer,
 		    setup, teardown),
