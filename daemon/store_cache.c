@@ -5,6 +5,13 @@
  * written, so these come from here instead of being looked up and decoded
  * again for every check. The tables are small and direct: a vendor's
  * checks touch few products, and a miss costs just the read it replaces.
+ *
+ * License records change with every renewal, so they are not tagged by
+ * snapshot: each is kept with the bytes it was decoded from and used again
+ * only for the very same bytes (the read itself is never skipped). The
+ * table has CACHE_LICENSES entries of about 1 KB, direct-mapped by serial
+ * (serials are issued in sequence, so the first CACHE_LICENSES of them
+ * never collide); pages of it no check has touched are never mapped.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -15,6 +22,8 @@
 #define CACHE_RECORDS		12	/* products and editions */
 #define CACHE_RELEASE_LISTS	4
 #define CACHE_RELEASES_MAX	256	/* longer lists are not kept */
+#define CACHE_LICENSES		16384
+#define CACHE_LICENSE_RAW_MAX	256	/* larger records are not kept */
 
 struct cache_tag {
 	uint64_t	uid;		/* 0: the slot is empty */
@@ -43,6 +52,15 @@ static _Thread_local struct {
 	} rl[CACHE_RELEASE_LISTS];
 	unsigned	next_rec, next_rl;
 } tl_cache;
+
+struct cache_license {
+	uint64_t		serial;
+	uint32_t		len;		/* 0: the slot is empty */
+	uint8_t			raw[CACHE_LICENSE_RAW_MAX];
+	struct store_license	lic;
+};
+
+static _Thread_local struct cache_license	*tl_licenses;
 
 static _Atomic uint64_t	cache_uids;
 
@@ -218,6 +236,39 @@ store_cache_releases_put(const struct store_snap *s, const char *product,
 	tl_cache.rl[i].n = n;
 }
 
+bool
+store_cache_license_get(uint64_t serial, const void *raw, size_t len,
+    struct store_license *out)
+{
+	const struct cache_license	*c;
+
+	if (tl_licenses == NULL || len == 0 || len > CACHE_LICENSE_RAW_MAX)
+		return false;
+	c = &tl_licenses[serial % CACHE_LICENSES];
+	if (c->len != len || c->serial != serial || memcmp(c->raw, raw, len) != 0)
+		return false;
+	*out = c->lic;
+	return true;
+}
+
+void
+store_cache_license_put(uint64_t serial, const void *raw, size_t len,
+    const struct store_license *l)
+{
+	struct cache_license	*c;
+
+	if (len == 0 || len > CACHE_LICENSE_RAW_MAX)
+		return;
+	if (tl_licenses == NULL &&
+	    (tl_licenses = calloc(CACHE_LICENSES, sizeof(*tl_licenses))) == NULL)
+		return;		/* no memory: reads just decode */
+	c = &tl_licenses[serial % CACHE_LICENSES];
+	c->serial = serial;
+	c->len = (uint32_t)len;
+	memcpy(c->raw, raw, len);
+	c->lic = *l;
+}
+
 void
 store_cache_drop(uint64_t uid)
 {
@@ -235,4 +286,6 @@ store_cache_drop(uint64_t uid)
 			memset(&tl_cache.rl[i].tag, 0,
 			    sizeof(tl_cache.rl[i].tag));
 		}
+	free(tl_licenses);
+	tl_licenses = NULL;
 }

@@ -53,7 +53,23 @@ bool	store_cache_release_versions(const struct store_snap *s,
 void	store_cache_releases_put(const struct store_snap *s, const char *product,
 	    const struct store_release *v, size_t n);
 
-/* Forget this thread's entries of store uid (0: all of them) and free them. */
+/*
+ * Decoded license records, by the exact bytes they decoded from: a record
+ * is kept with its raw bytes, and a later read of the same serial whose
+ * bytes are identical gets the kept decoding (decoding is a function of
+ * the bytes, so a hit is exactly what decoding would give, whatever was
+ * written meanwhile). Per thread, direct-mapped by serial; the table is
+ * allocated on the first put.
+ */
+bool	store_cache_license_get(uint64_t serial, const void *raw, size_t len,
+	    struct store_license *out);
+void	store_cache_license_put(uint64_t serial, const void *raw, size_t len,
+	    const struct store_license *l);
+
+/*
+ * Forget this thread's entries of store uid (0: all of them) and free them;
+ * the decoded license records go whatever uid is given.
+ */
 void	store_cache_drop(uint64_t uid);
 
 #endif

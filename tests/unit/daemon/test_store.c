@@ -537,6 +537,69 @@ test_licenses(void **state)
 	assert_int_equal(audit_count(st), 7);
 }
 
+/*
+ * Reads of a license go through the thread's decoded-record cache, which
+ * serves only the very bytes it decoded: a license of the same serial in
+ * another store, a renewed license and a record too large to keep all
+ * read as stored, in any order.
+ */
+static void
+test_license_cache(void **state)
+{
+	struct fixture		*f = *state;
+	struct store		*st = f->st, *st2;
+	struct store_license	 l, g;
+	struct store_audit	 a = audit_make("key.issue", "ZHKH8");
+	char			 dir2[PATH_MAX], longname[KG_LICENSEE_MAX + 1];
+	int			 round;
+
+	dir_make(dir2);
+	st2 = store_open_ok(dir2, 0, true);
+	product_add(st, "ZHKH8", 100);
+	product_add(st2, "ZHKH8", 100);
+	l = license_make("ZHKH8", "Acme");
+	assert_int_equal(st->ops->license_create(st, &l, &a), STORE_OK);
+	l = license_make("ZHKH8", "Other Store Ltd");
+	assert_int_equal(st2->ops->license_create(st2, &l, &a), STORE_OK);
+	assert_int_equal(l.lic.serial, 1);
+	memset(longname, 'n', KG_LICENSEE_MAX);
+	longname[KG_LICENSEE_MAX] = '\0';
+	l = license_make("ZHKH8", longname);
+	assert_int_equal(st->ops->license_create(st, &l, &a), STORE_OK);
+	assert_int_equal(l.lic.serial, 2);
+
+	for (round = 0; round < 2; round++) {
+		assert_int_equal(st->ops->license_get_serial(st, 1, &g), STORE_OK);
+		assert_string_equal(g.lic.licensee, "Acme");
+		assert_int_equal(st2->ops->license_get_serial(st2, 1, &g),
+		    STORE_OK);
+		assert_string_equal(g.lic.licensee, "Other Store Ltd");
+		assert_int_equal(st->ops->license_get_serial(st, 2, &g), STORE_OK);
+		assert_string_equal(g.lic.licensee, longname);
+	}
+
+	/* Renewed and revoked: the next read sees it, then keeps seeing it. */
+	assert_int_equal(st->ops->license_get_serial(st, 1, &g), STORE_OK);
+	g.lic.revision = 2;
+	g.lic.support_expiry = date_from_ymd(2025, 9, 1);
+	g.status = KG_STATUS_REVOKED;
+	strcpy(g.status_reason, "chargeback");
+	assert_int_equal(st->ops->license_update(st, &g, 1, &a), STORE_OK);
+	for (round = 0; round < 2; round++) {
+		assert_int_equal(st->ops->license_get_serial(st, 1, &l), STORE_OK);
+		assert_int_equal(l.lic.revision, 2);
+		assert_int_equal(l.lic.support_expiry, date_from_ymd(2025, 9, 1));
+		assert_int_equal(l.status, KG_STATUS_REVOKED);
+		assert_string_equal(l.status_reason, "chargeback");
+		assert_int_equal(st2->ops->license_get_serial(st2, 1, &g),
+		    STORE_OK);
+		assert_int_equal(g.lic.revision, 1);
+		assert_int_equal(g.status, KG_STATUS_ACTIVE);
+	}
+	st2->ops->close(st2);
+	dir_remove(dir2);
+}
+
 struct nested {
 	struct store	*st;
 	size_t		 seen;
@@ -1319,6 +1382,7 @@ main(void)
 		FRESH(test_editions),
 		FRESH(test_releases),
 		FRESH(test_licenses),
+		FRESH(test_license_cache),
 		FRESH(test_nested_read),
 		FRESH(test_catalog_cache),
 		FRESH(test_acts),
