@@ -216,7 +216,7 @@ batch_deliver(struct batch *b, size_t i, struct wire_signed *ws)
 		return;
 	ws->body = b->body + it->off;
 	ws->bodylen = it->len;
-	len = wire_reply_frame_size(ws);
+	len = wire_reply_frame_max(ws);
 	if (batch_reserve_bytes(&b->frame, &b->framecap, 0, len) == -1) {
 		log_error("%s: out of memory for a frame of %zu bytes",
 		    __func__, len);

@@ -270,15 +270,20 @@ wire_reply_fill(Keygate__Reply *reply, const struct wire_signed *ws,
 	reply->batch_path = i > 0 ? path : NULL;
 }
 
-/* The size of a signed reply's frame: see wire.h. */
+/*
+ * At least the size of a signed reply's frame: see wire.h. Each field of
+ * Reply is a one-byte tag, a length (a varint of at most 10 bytes; 1 byte
+ * for the fixed sizes under 128) and its bytes; batch_index is a tag and a
+ * varint of at most 5 bytes.
+ */
 size_t
-wire_reply_frame_size(const struct wire_signed *ws)
+wire_reply_frame_max(const struct wire_signed *ws)
 {
-	Keygate__Reply		reply;
-	ProtobufCBinaryData	path[KG_MERKLE_DEPTH_MAX];
+	size_t	depth = ws->depth < KG_MERKLE_DEPTH_MAX ? ws->depth :
+	    KG_MERKLE_DEPTH_MAX;
 
-	wire_reply_fill(&reply, ws, path);
-	return WIRE_HEADER_LEN + keygate__reply__get_packed_size(&reply);
+	return WIRE_HEADER_LEN + (1 + 10 + ws->bodylen) + (2 + KG_SIG_LEN) +
+	    (2 + KG_KEY_ID_LEN) + (1 + 5) + depth * (2 + KG_MERKLE_HASH_LEN);
 }
 
 /* Pack a signed reply's frame: see wire.h. */
@@ -324,12 +329,12 @@ wire_reply_encode(struct signer *s, const struct wire_reply *r,
 	ws.bodylen = bodylen;
 	ws.sig = sig;
 	ws.key_id = signer_key_id(s);
-	flen = wire_reply_frame_size(&ws);
+	flen = wire_reply_frame_max(&ws);
 	if (flen - WIRE_HEADER_LEN > UINT32_MAX || (out = malloc(flen)) == NULL) {
 		log_error("%s: out of memory", __func__);
 		goto fail;
 	}
-	wire_reply_frame_pack(&ws, out);
+	flen = wire_reply_frame_pack(&ws, out);
 	free(bodybuf);
 	*frame = out;
 	*len = flen;

@@ -134,11 +134,12 @@ struct wire_signed {
 };
 
 /*
- * The frame of Reply{body, signature, key_id, batch_index, batch_path}:
- * its size with the header, and packing it into out (that many bytes;
- * returns the bytes written).
+ * The frame of Reply{body, signature, key_id, batch_index, batch_path}: at
+ * least its size with the header (a bound from the field lengths, without
+ * encoding anything), and packing it into out (that many bytes; returns
+ * the bytes written, header included).
  */
-size_t	wire_reply_frame_size(const struct wire_signed *ws);
+size_t	wire_reply_frame_max(const struct wire_signed *ws);
 size_t	wire_reply_frame_pack(const struct wire_signed *ws, uint8_t *out);
 
 /*

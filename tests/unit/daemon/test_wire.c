@@ -23,6 +23,7 @@
 #include "keygate.pb-c.h"
 #include "kgerr.h"
 #include "keys.h"
+#include "merkle.h"
 #include "signer.h"
 #include "wire.h"
 
@@ -553,6 +554,67 @@ test_reply_encode(void **state)
 	free(frame);
 }
 
+/*
+ * wire_reply_frame_max bounds the frame for every body length, index and
+ * path depth, and wire_reply_frame_pack writes exactly protobuf-c's packing
+ * of the Reply after the length header.
+ */
+static void
+test_reply_frame_max(void **state)
+{
+	static const size_t	 bodylens[] = { 0, 1, 127, 128, 16383, 16384,
+	    70000 };
+	static const uint32_t	 indexes[] = { 0, 1, 127, 128, UINT32_MAX };
+	Keygate__Reply		 r = KEYGATE__REPLY__INIT;
+	ProtobufCBinaryData	 p[KG_MERKLE_DEPTH_MAX];
+	struct wire_signed	 ws;
+	uint8_t			 sig[KG_SIG_LEN], id[KG_KEY_ID_LEN], *body, *out;
+	uint8_t			 path[KG_MERKLE_DEPTH_MAX][KG_MERKLE_HASH_LEN];
+	size_t			 b, i, d, max, len, exact;
+
+	(void)state;
+	assert_non_null(body = malloc(70000));
+	memset(body, 0x5a, 70000);
+	memset(sig, 0x66, sizeof(sig));
+	memset(id, 0x77, sizeof(id));
+	memset(path, 0x88, sizeof(path));
+	for (d = 0; d < KG_MERKLE_DEPTH_MAX; d++) {
+		p[d].data = path[d];
+		p[d].len = KG_MERKLE_HASH_LEN;
+	}
+	for (b = 0; b < sizeof(bodylens) / sizeof(bodylens[0]); b++)
+	for (i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++)
+	for (d = 0; d <= KG_MERKLE_DEPTH_MAX; d++) {
+		memset(&ws, 0, sizeof(ws));
+		ws.body = body;
+		ws.bodylen = bodylens[b];
+		ws.sig = sig;
+		ws.key_id = id;
+		ws.index = indexes[i];
+		ws.path = (const uint8_t (*)[32])path;
+		ws.depth = d;
+		r.body.data = body;
+		r.body.len = bodylens[b];
+		r.signature.data = sig;
+		r.signature.len = sizeof(sig);
+		r.key_id.data = id;
+		r.key_id.len = sizeof(id);
+		r.batch_index = indexes[i];
+		r.n_batch_path = d;
+		r.batch_path = d > 0 ? p : NULL;
+		exact = WIRE_HEADER_LEN + keygate__reply__get_packed_size(&r);
+		max = wire_reply_frame_max(&ws);
+		assert_true(max >= exact);
+		assert_non_null(out = malloc(max));
+		len = wire_reply_frame_pack(&ws, out);
+		assert_int_equal(len, exact);
+		assert_int_equal(((size_t)out[0] << 24 | (size_t)out[1] << 16 |
+		    (size_t)out[2] << 8 | out[3]), exact - WIRE_HEADER_LEN);
+		free(out);
+	}
+	free(body);
+}
+
 /* dispatch_frame's own answers: these never reach a handler or the store. */
 static void
 test_dispatch_errors(void **state)
@@ -676,6 +738,7 @@ main(void)
 		cmocka_unit_test(test_decode_random),
 		cmocka_unit_test(test_decode_budget),
 		cmocka_unit_test(test_reply_encode),
+		cmocka_unit_test(test_reply_frame_max),
 		cmocka_unit_test(test_dispatch_errors),
 	};
 
