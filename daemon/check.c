@@ -103,18 +103,26 @@ check_cache_init(void)
 /* license_key_parse through the verified-key cache: see check.h. */
 int
 check_key_parse(const char *text, const struct kg_trustset *ts,
-    struct kg_license *key)
+    struct keycache_key *key)
 {
+	struct kg_license	lic;
+	int			err;
+
 	pthread_once(&check_cache_once, check_cache_init);
-	if (!check_cache_ok)
-		return license_key_parse(text, strlen(text), ts, key);
-	return keycache_parse(&check_cache, text, strlen(text), ts, key);
+	if (check_cache_ok)
+		return keycache_parse(&check_cache, text, strlen(text), ts, key);
+	err = license_key_parse(text, strlen(text), ts, &lic);
+	if (err == KGE_OK)
+		keycache_key_from(&lic, key);
+	else
+		memset(key, 0, sizeof(*key));
+	return err;
 }
 
 /* Verify a key and fetch its license: see check.h. */
 enum check_load
 check_license_load(const struct request_ctx *rc, const char *text,
-    struct kg_license *key, struct store_license *cur, struct handler_reply *out)
+    struct keycache_key *key, struct store_license *cur, struct handler_reply *out)
 {
 	struct store	*st = rc->d->store;
 	int		 err;
@@ -192,7 +200,7 @@ check_releases_clear(struct check_releases *rs)
 
 /* Re-sign the stored license when it is newer than the presented key. */
 int
-check_key_resign(const struct request_ctx *rc, const struct kg_license *key,
+check_key_resign(const struct request_ctx *rc, const struct keycache_key *key,
     const struct store_license *cur, struct handler_reply *out)
 {
 	struct kg_license	lic;
@@ -362,7 +370,7 @@ check_common(const struct request_ctx *rc, const char *text, const char *product
 	struct store_product		 prod;
 	struct store_edition		 ed;
 	struct check_releases		 rs;
-	struct kg_license		 key;
+	struct keycache_key		 key;
 	struct kg_version		 vi, vt;
 	struct kg_check_input		 in;
 	struct kg_verdict		 v;

@@ -8,6 +8,7 @@
 #define KG_CHECK_H
 
 #include "dispatch.h"
+#include "keycache.h"
 #include "keygate.pb-c.h"
 #include "license.h"
 #include "policy.h"
@@ -33,7 +34,7 @@ enum check_load {
  * its Ed25519 verification. A kge code.
  */
 int		check_key_parse(const char *text, const struct kg_trustset *ts,
-		    struct kg_license *key);
+		    struct keycache_key *key);
 
 /*
  * Verify key text against the daemon's trust set and fetch its license's
@@ -42,7 +43,7 @@ int		check_key_parse(const char *text, const struct kg_trustset *ts,
  * signing key) is a bad key too. The precise reason is logged at debug.
  */
 enum check_load	check_license_load(const struct request_ctx *rc, const char *text,
-		    struct kg_license *key, struct store_license *cur,
+		    struct keycache_key *key, struct store_license *cur,
 		    struct handler_reply *out);
 
 /*
@@ -50,7 +51,7 @@ enum check_load	check_license_load(const struct request_ctx *rc, const char *tex
  * stored license with the active key and put its text in out->key. 0, or -1
  * with out an Error reply.
  */
-int	check_key_resign(const struct request_ctx *rc, const struct kg_license *key,
+int	check_key_resign(const struct request_ctx *rc, const struct keycache_key *key,
 	    const struct store_license *cur, struct handler_reply *out);
 
 /*

@@ -3,8 +3,10 @@
  * same key spelt with other whitespace is another entry, verified once more)
  * are hashed with BLAKE2b-256; the hash picks one of nsets sets of
  * KEYCACHE_WAYS entries and a tag (a lookup compares whole hashes only
- * where the tag matches), and an entry whose hash matches holds the
- * license that key's verified payload decoded to. A miss runs license_key_parse and
+ * where the tag matches), and an entry whose hash matches holds what that
+ * key's verified payload says a check needs (struct keycache_key: about
+ * 100 bytes, so a hit reads three cache lines, not the 400-odd bytes of a
+ * whole kg_license). A miss runs license_key_parse and
  * remembers the result only when the key verified; a full set evicts its
  * least recently used entry, so memory stays what the caller gave at init
  * and nothing is allocated per request.
@@ -60,12 +62,12 @@ keycache_set(const struct keycache *kc, const uint8_t h[32], uint64_t *tag)
 }
 
 /*
- * Look h up with the lock held: KGE_OK with *lic filled, 1 for a miss, or a
+ * Look h up with the lock held: KGE_OK with *key filled, 1 for a miss, or a
  * signer error (the entry then dropped).
  */
 static int
 keycache_find_locked(struct keycache *kc, const uint8_t h[32],
-    const struct kg_trustset *ts, struct kg_license *lic)
+    const struct kg_trustset *ts, struct keycache_key *key)
 {
 	struct keycache_set		*set;
 	struct keycache_entry		*e;
@@ -80,7 +82,7 @@ keycache_find_locked(struct keycache *kc, const uint8_t h[32],
 		if (set->tag[i] != tag || set->stamp[i] == 0 ||
 		    memcmp(e->hash, h, 32) != 0)
 			continue;
-		te = trustset_find(ts, e->lic.key_id);
+		te = trustset_find(ts, e->key.key_id);
 		if (te == NULL || te->state == KG_TRUST_COMPROMISED) {
 			set->tag[i] = 0;
 			set->stamp[i] = 0;
@@ -89,7 +91,7 @@ keycache_find_locked(struct keycache *kc, const uint8_t h[32],
 			    KGE_KEY_COMPROMISED;
 		}
 		set->stamp[i] = ++kc->clock;
-		*lic = e->lic;
+		*key = e->key;
 		return KGE_OK;
 	}
 	return 1;
@@ -98,7 +100,7 @@ keycache_find_locked(struct keycache *kc, const uint8_t h[32],
 /* Remember a verified key with the lock held, evicting its set's oldest. */
 static void
 keycache_insert_locked(struct keycache *kc, const uint8_t h[32],
-    const struct kg_license *lic)
+    const struct keycache_key *key)
 {
 	struct keycache_set	*set;
 	uint64_t		 tag;
@@ -115,28 +117,55 @@ keycache_insert_locked(struct keycache *kc, const uint8_t h[32],
 			victim = i;
 	}
 	memcpy(set->e[victim].hash, h, 32);
-	set->e[victim].lic = *lic;
+	set->e[victim].key = *key;
 	set->tag[victim] = tag;
 	set->stamp[victim] = ++kc->clock;
+}
+
+/* The keycache_key of a parsed license: see keycache.h. */
+void
+keycache_key_from(const struct kg_license *lic, struct keycache_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->serial = lic->serial;
+	key->revision = lic->revision;
+	memcpy(key->key_id, lic->key_id, KG_KEY_ID_LEN);
+	memcpy(key->regno, lic->regno, sizeof(key->regno));
+	memcpy(key->product, lic->product, sizeof(key->product));
+}
+
+/* license_key_parse, and on success its keycache_key. */
+static int
+keycache_parse_uncached(const char *text, size_t len,
+    const struct kg_trustset *ts, struct keycache_key *key)
+{
+	struct kg_license	lic;
+	int			rc;
+
+	rc = license_key_parse(text, len, ts, &lic);
+	if (rc == KGE_OK)
+		keycache_key_from(&lic, key);
+	else
+		memset(key, 0, sizeof(*key));
+	return rc;
 }
 
 /* license_key_parse through the cache: see keycache.h. */
 int
 keycache_parse(struct keycache *kc, const char *text, size_t len,
-    const struct kg_trustset *ts, struct kg_license *lic)
+    const struct kg_trustset *ts, struct keycache_key *key)
 {
 	uint8_t	h[32];
 	int	rc;
 
-	if (lic == NULL)
+	if (key == NULL)
 		return KGE_INVAL;
-	memset(lic, 0, sizeof(*lic));
 	if (text == NULL || ts == NULL || len > KG_KEY_TEXT_MAX)
-		return license_key_parse(text, len, ts, lic);
+		return keycache_parse_uncached(text, len, ts, key);
 	crypto_generichash(h, sizeof(h), (const unsigned char *)text, len,
 	    NULL, 0);
 	pthread_mutex_lock(&kc->lock);
-	rc = keycache_find_locked(kc, h, ts, lic);
+	rc = keycache_find_locked(kc, h, ts, key);
 	if (rc == 1)
 		kc->misses++;
 	else
@@ -144,16 +173,16 @@ keycache_parse(struct keycache *kc, const char *text, size_t len,
 	pthread_mutex_unlock(&kc->lock);
 	if (rc != 1) {
 		if (rc != KGE_OK)
-			memset(lic, 0, sizeof(*lic));
+			memset(key, 0, sizeof(*key));
 		return rc;
 	}
 
 	/* A miss: verify without the lock, then remember. */
-	rc = license_key_parse(text, len, ts, lic);
+	rc = keycache_parse_uncached(text, len, ts, key);
 	if (rc != KGE_OK)
 		return rc;
 	pthread_mutex_lock(&kc->lock);
-	keycache_insert_locked(kc, h, lic);
+	keycache_insert_locked(kc, h, key);
 	pthread_mutex_unlock(&kc->lock);
 	return KGE_OK;
 }

@@ -13,12 +13,24 @@
 #include "license.h"
 
 #define KEYCACHE_WAYS		16	/* entries per set */
-#define KEYCACHE_SETS		2048	/* the daemon's cache: 32,768 entries (15 MB) */
+#define KEYCACHE_SETS		2048	/* the daemon's cache: 32,768 entries (5 MB) */
 
-/* One remembered key: BLAKE2b-256 of its exact text bytes and its license. */
+/*
+ * What a verified key says that a check needs: which license (the store
+ * has the rest, and its state), which revision of it and which signer.
+ */
+struct keycache_key {
+	uint64_t	serial;
+	uint32_t	revision;
+	uint8_t		key_id[KG_KEY_ID_LEN];
+	char		regno[KG_REGNO_MAX + 1];
+	char		product[KG_CODE_MAX + 1];
+};
+
+/* One remembered key: BLAKE2b-256 of its exact text bytes and what it says. */
 struct keycache_entry {
 	uint8_t			hash[32];
-	struct kg_license	lic;		/* lic.key_id: its signer */
+	struct keycache_key	key;
 };
 
 /*
@@ -58,14 +70,18 @@ int	keycache_init(struct keycache *kc, struct keycache_set *set,
 void	keycache_fini(struct keycache *kc);
 
 /*
- * license_key_parse through the cache. On a hit the signature is not verified
- * again, but the signer's trust state is: a signer no longer in ts is
- * KGE_KEY_UNKNOWN_SIGNER and a compromised one KGE_KEY_COMPROMISED (and the
- * entry is dropped). On a miss the key is parsed and, when it verifies,
- * remembered. Same results as license_key_parse; *lic zeroed on failure.
+ * license_key_parse through the cache, into what the key says (*key). On a
+ * hit the signature is not verified again, but the signer's trust state
+ * is: a signer no longer in ts is KGE_KEY_UNKNOWN_SIGNER and a compromised
+ * one KGE_KEY_COMPROMISED (and the entry is dropped). On a miss the key is
+ * parsed and, when it verifies, remembered. Same results as
+ * license_key_parse and keycache_key_from; *key zeroed on failure.
  */
 int	keycache_parse(struct keycache *kc, const char *text, size_t len,
-	    const struct kg_trustset *ts, struct kg_license *lic);
+	    const struct kg_trustset *ts, struct keycache_key *key);
+
+/* The keycache_key of a parsed license. */
+void	keycache_key_from(const struct kg_license *lic, struct keycache_key *key);
 
 /* The number of entries in use (for tests: at most nsets * KEYCACHE_WAYS). */
 size_t	keycache_count(struct keycache *kc);

@@ -360,7 +360,7 @@ struct renew_applied {
  * only when the stored revision is newer than the presented key's.
  */
 static void
-renew_reply(const struct request_ctx *rc, const struct kg_license *key,
+renew_reply(const struct request_ctx *rc, const struct keycache_key *key,
     const struct store_license *cur, const struct renew_pre *pre,
     enum kg_reason reason, const struct renew_applied *applied,
     struct handler_reply *out)
@@ -441,7 +441,7 @@ renew_refuse_bare(struct handler_reply *out, enum kg_reason reason,
 /* A repeat by the license that redeemed the act: answer the stored result. */
 static void
 renew_repeat(const struct request_ctx *rc, const char *number,
-    const struct kg_license *key, const struct renew_pre *pre,
+    const struct keycache_key *key, const struct renew_pre *pre,
     struct handler_reply *out)
 {
 	struct store		*st = rc->d->store;

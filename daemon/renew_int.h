@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "dispatch.h"
+#include "keycache.h"
 #include "kglimits.h"
 #include "renew.h"
 #include "store.h"
@@ -36,7 +37,7 @@ struct renew_pre {
 struct renew_job {
 	struct dispatch_peer	 peer;
 	char			 act[KG_CODE_MAX + 1];
-	struct kg_license	 key;
+	struct keycache_key	 key;
 	struct store_license	 cur;
 	struct renew_pre	 pre;
 	struct renew_ctx	 ctx;

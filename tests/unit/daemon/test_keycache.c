@@ -87,20 +87,30 @@ teardown(void **state)
 }
 
 static int
-parse(struct fixture *f, const char *text, struct kg_license *out)
+parse(struct fixture *f, const char *text, struct keycache_key *out)
 {
 	return keycache_parse(&f->kc, text, strlen(text), &f->trust, out);
 }
 
-/* A first check is a miss, a repeat a hit; both give the verified license. */
+/*
+ * A first check is a miss, a repeat a hit; both give what the verified
+ * license says: serial, revision, signer, registration number, product.
+ */
 static void
 test_keycache_hit_miss(void **state)
 {
 	struct fixture		*f = *state;
-	struct kg_license	 got, want;
+	struct kg_license	 lic;
+	struct keycache_key	 got, want;
 
 	assert_int_equal(license_key_parse(f->key[0], strlen(f->key[0]),
-	    &f->trust, &want), KGE_OK);
+	    &f->trust, &lic), KGE_OK);
+	keycache_key_from(&lic, &want);
+	assert_int_equal(want.serial, 1000);
+	assert_int_equal(want.revision, 1);
+	assert_memory_equal(want.key_id, f->kp->id, KG_KEY_ID_LEN);
+	assert_string_equal(want.regno, "ZHKH8-001000");
+	assert_string_equal(want.product, "DEMO");
 	assert_int_equal(parse(f, f->key[0], &got), KGE_OK);
 	assert_int_equal(f->kc.misses, 1);
 	assert_int_equal(f->kc.hits, 0);
@@ -129,7 +139,7 @@ static void
 test_keycache_eviction_bound(void **state)
 {
 	struct fixture		*f = *state;
-	struct kg_license	 got;
+	struct keycache_key	 got;
 	size_t			 i, round;
 
 	for (round = 0; round < 2; round++) {
@@ -151,7 +161,7 @@ static void
 test_keycache_evicts_oldest(void **state)
 {
 	struct fixture		*f = *state;
-	struct kg_license	 got;
+	struct keycache_key	 got;
 	size_t			 i;
 	uint64_t		 misses;
 
@@ -184,7 +194,8 @@ test_keycache_holds_10000(void **state)
 	struct fixture		*f = *state;
 	struct keycache_set	*set;
 	struct keycache		 kc;
-	struct kg_license	 l = f->lic[0], got;
+	struct kg_license	 l = f->lic[0];
+	struct keycache_key	 got;
 	char			**key;
 	size_t			 i, n = 10000;
 
@@ -216,7 +227,7 @@ static void
 test_keycache_compromised_signer(void **state)
 {
 	struct fixture		*f = *state;
-	struct kg_license	 got;
+	struct keycache_key	 got;
 	struct kg_trustset	 empty;
 
 	assert_int_equal(parse(f, f->key[3], &got), KGE_OK);
@@ -257,7 +268,7 @@ static void
 test_keycache_other_bytes(void **state)
 {
 	struct fixture		*f = *state;
-	struct kg_license	 got;
+	struct keycache_key	 got;
 	char			 buf[KG_KEY_TEXT_MAX + 1];
 	size_t			 len = strlen(f->key[5]);
 	char			*dot;
