@@ -2,8 +2,14 @@
  * One public TCP connection (SPEC section 4). Bytes arrive in a bufferevent's
  * input; every complete frame is answered as soon as it is there, in order,
  * many per connection. Nothing beyond one frame is ever buffered: a header is
- * checked against conf.frame_max from its 4 bytes, and the input's read
- * high-water mark is one maximal frame.
+ * checked against conf.frame_max from its 4 bytes, and reading stops while
+ * the input holds one maximal frame.
+ *
+ * The socket is read here (conn_recv, from an event of our own), not by the
+ * bufferevent, whose reads ask the kernel how much is waiting (an ioctl)
+ * before every read: a syscall per request for nothing, since a frame is
+ * read whole or in 4 KiB steps anyway. The bufferevent writes what the
+ * kernel did not take at once, with its write timeout.
  *
  * Replies are signed in batches (batch.c): a request's reply is queued in
  * the listener's batch, which signs the replies of one event-loop turn
@@ -47,6 +53,7 @@
  * reset the connection and destroy the reply before the peer has read it.
  */
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -71,9 +78,11 @@
 #include "wire.h"
 
 #define CONN_LINGER_SECONDS	2
+#define CONN_READ_STEP		4096	/* bytes asked of the kernel at a time */
 
-static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_recv_cb(evutil_socket_t, short, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
+static void	conn_event_cb_locked(struct bufferevent *, short, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
 
@@ -131,6 +140,29 @@ conn_timer_arm(struct conn *c, enum conn_timer kind)
 	evtimer_add(c->timer, &tv);
 }
 
+/*
+ * Read from the socket (true) or not: reading stops while replies wait
+ * (paused), when the input holds a maximal frame, after the peer's EOF and
+ * when the connection is given up.
+ */
+static void
+conn_reading(struct conn *c, bool on)
+{
+	if (on == c->reading)
+		return;
+	if (on ? event_add(c->rev, NULL) == 0 : event_del(c->rev) == 0)
+		c->reading = on;
+}
+
+/* Read again when it may: not paused, no EOF yet, room in the input. */
+static void
+conn_read_more(struct conn *c)
+{
+	if (!c->reading && !c->paused && !c->eof &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) < c->in_max)
+		conn_reading(c, true);
+}
+
 /* Start serving an accepted socket: see conn.h. */
 struct conn *
 conn_new(struct daemon *d, struct event_base *base, struct dispatch_loop *loop,
@@ -163,21 +195,30 @@ conn_new(struct daemon *d, struct event_base *base, struct dispatch_loop *loop,
 		free(c);
 		return NULL;
 	}
-	if ((c->timer = evtimer_new(base, conn_timer_cb, c)) == NULL) {
-		log_error("%s: evtimer_new failed", __func__);
+	if ((c->timer = evtimer_new(base, conn_timer_cb, c)) == NULL ||
+	    (c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_recv_cb,
+	    c)) == NULL) {
+		log_error("%s: event_new failed", __func__);
+		if (c->timer != NULL)
+			event_free(c->timer);
 		bufferevent_free(c->bev);
 		free(c);
 		return NULL;
 	}
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	/* Never read more than one maximal frame ahead. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0,
-	    (size_t)d->conf.frame_max + WIRE_HEADER_LEN);
+	/*
+	 * The input is ours to fill (conn_recv): a socket bufferevent keeps
+	 * its end frozen except while it reads, which it never does here.
+	 * Never read more than one maximal frame ahead.
+	 */
+	evbuffer_unfreeze(bufferevent_get_input(c->bev), 0);
+	c->in_max = (size_t)d->conf.frame_max + WIRE_HEADER_LEN;
+	bufferevent_setcb(c->bev, NULL, conn_write_cb, conn_event_cb, c);
 	/* The write callback runs once half the high-water mark is left. */
 	bufferevent_setwatermark(c->bev, EV_WRITE, d->conf.output_highwater / 2, 0);
 	wt.tv_sec = d->conf.write_timeout;
 	bufferevent_set_timeouts(c->bev, NULL, &wt);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(c->bev, EV_WRITE);
+	conn_reading(c, true);
 	conn_timer_arm(c, CONN_TIMER_IDLE);
 	log_debug("peer %s: connected", c->peer.text);
 	return c;
@@ -196,6 +237,7 @@ conn_free(struct conn *c)
 		renew_forget(c->loop->renew, c);
 	if (c->gone != NULL)
 		c->gone(c->gone_arg, c);
+	event_free(c->rev);
 	event_free(c->timer);
 	bufferevent_free(c->bev);
 	free(c);
@@ -236,8 +278,9 @@ conn_close_after_flush(struct conn *c)
 
 	c->closing = true;
 	evbuffer_drain(in, evbuffer_get_length(in));
-	if (!conn_replies_in_flight(c))
-		return conn_linger(c);
+	if (!conn_replies_in_flight(c) && conn_linger(c) == -1)
+		return -1;
+	conn_read_more(c);	/* discard what still comes, see EOF */
 	return 0;
 }
 
@@ -252,7 +295,8 @@ conn_close_soon(struct conn *c)
 
 	c->closing = true;
 	c->lingering = true;
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	conn_reading(c, false);
+	bufferevent_disable(c->bev, EV_WRITE);
 	c->timer_kind = CONN_TIMER_LINGER;
 	evtimer_add(c->timer, &now);
 }
@@ -310,7 +354,7 @@ conn_batch_deliver(void *owner, const uint8_t *frame, size_t len)
 		log_debug("peer %s: %zu bytes of replies unsent; pausing",
 		    c->peer.text, evbuffer_get_length(out));
 		c->paused = true;
-		bufferevent_disable(c->bev, EV_READ);
+		conn_reading(c, false);
 	}
 }
 
@@ -323,8 +367,7 @@ conn_unhold(void *owner)
 	if (c->held == 0 || --c->held > 0 || c->closing || c->lingering)
 		return;
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 || c->eof)
-		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
-		    BEV_TRIG_DEFER_CALLBACKS);
+		event_active(c->rev, EV_READ, 0);	/* conn_recv_cb, later */
 }
 
 /* Answer the frame at the head of the input (an error reply; close after). */
@@ -405,7 +448,7 @@ conn_process(struct conn *c)
 			log_debug("peer %s: %zu bytes of replies unsent; pausing",
 			    c->peer.text, evbuffer_get_length(outbuf));
 			c->paused = true;
-			bufferevent_disable(c->bev, EV_READ);
+			conn_reading(c, false);
 		}
 	}
 	return 0;
@@ -427,19 +470,75 @@ partial:
 	return 0;
 }
 
-static void
-conn_read_cb_locked(struct bufferevent *bev, void *arg)
+/*
+ * Read what the socket has, at most CONN_READ_STEP bytes and never past
+ * c->in_max in the input. 1 when bytes came, 0 when none (none waiting, or
+ * the input is full), -1 after the peer's EOF or a socket error, which go
+ * to the bufferevent's event callback as its own reads would send them (c
+ * may be freed there).
+ */
+static int
+conn_recv(struct conn *c)
 {
-	struct conn	*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer_iovec	 v[2];
+	size_t			 have = evbuffer_get_length(in), want, got, i;
+	ssize_t			 n;
+	int			 nv, err;
 
-	(void)bev;
-	if (c->closing) {
-		struct evbuffer	*in = bufferevent_get_input(c->bev);
-
-		evbuffer_drain(in, evbuffer_get_length(in));
-		return;
+	if (c->eof || !c->reading)
+		return 0;	/* conn_unhold's turn, or paused meanwhile */
+	if (have >= c->in_max) {
+		conn_reading(c, false);		/* conn_process drains it */
+		return 0;
 	}
-	(void)conn_process(c);
+	want = c->in_max - have < CONN_READ_STEP ? c->in_max - have :
+	    CONN_READ_STEP;
+	if ((nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2)) <= 0) {
+		log_error("%s: out of memory", __func__);
+		conn_free(c);
+		return -1;
+	}
+	for (i = 0, got = 0; i < (size_t)nv; i++) {
+		if (v[i].iov_len > want - got)
+			v[i].iov_len = want - got;
+		got += v[i].iov_len;
+	}
+	do
+		n = readv(event_get_fd(c->rev), (struct iovec *)v, nv);
+	while (n == -1 && errno == EINTR);
+	if (n > 0) {
+		for (i = 0, got = 0; i < (size_t)nv; i++) {
+			if (v[i].iov_len > (size_t)n - got)
+				v[i].iov_len = (size_t)n - got;
+			got += v[i].iov_len;
+		}
+		evbuffer_commit_space(in, v, nv);
+		return 1;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	err = errno;
+	conn_reading(c, false);
+	errno = err;		/* for the callback's log line */
+	conn_event_cb_locked(c->bev, BEV_EVENT_READING |
+	    (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), c);
+	return -1;
+}
+
+/* The socket is readable, or conn_unhold asks for the input again. */
+static void
+conn_recv_cb_locked(struct conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+
+	if (conn_recv(c) == -1)
+		return;
+	if (c->closing)
+		evbuffer_drain(in, evbuffer_get_length(in));
+	else if (conn_process(c) == -1)
+		return;
+	conn_read_more(c);
 }
 
 /* The output fell to half the high-water mark (or is empty). */
@@ -455,9 +554,9 @@ conn_write_cb_locked(struct bufferevent *bev, void *arg)
 	}
 	if (c->paused) {
 		c->paused = false;
-		bufferevent_enable(c->bev, EV_READ);
 		if (conn_process(c) == -1)
 			return;
+		conn_read_more(c);
 	}
 	if (c->draining && !c->paused && !conn_replies_in_flight(c) &&
 	    evbuffer_get_length(bufferevent_get_input(bev)) == 0)
@@ -533,12 +632,14 @@ conn_timer_cb_locked(evutil_socket_t fd, short what, void *arg)
  * be freed inside: d is read first.
  */
 static void
-conn_read_cb(struct bufferevent *bev, void *arg)
+conn_recv_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon	*d = ((struct conn *)arg)->d;
 
+	(void)fd;
+	(void)what;
 	daemon_shared_enter(d);
-	conn_read_cb_locked(bev, arg);
+	conn_recv_cb_locked(arg);
 	daemon_shared_leave(d);
 }
 

@@ -38,8 +38,10 @@ struct conn {
 	struct dispatch_loop	*loop;		/* the listener's: signs the replies */
 	unsigned		 pending;	/* replies queued in the batch, or waiting */
 	unsigned		 held;		/* activate requests waiting to commit */
-	struct bufferevent	*bev;
+	struct bufferevent	*bev;		/* writes what send() did not take */
+	struct event		*rev;		/* the socket is readable */
 	struct event		*timer;
+	size_t			 in_max;	/* input bytes at most: one frame */
 	enum conn_timer		 timer_kind;
 	struct dispatch_peer	 peer;
 	conn_gone_fn		 gone;
@@ -49,6 +51,7 @@ struct conn {
 	bool			 paused;	/* output at the high-water mark */
 	bool			 lingering;	/* write side shut down, discarding input */
 	bool			 eof;		/* the peer shut down its side */
+	bool			 reading;	/* rev is added */
 	uint64_t		 active_at;	/* accepted or last request (ns, monotonic) */
 };
 

@@ -30,8 +30,10 @@
 #   in order, the check seeing both renewals; an unreadable frame after an
 #   activation is answered bad_request after the activation's reply; a
 #   client that half-closes after an activation and a check gets both
-#   replies; a client that resets while its activation commits disturbs no
-#   one.
+#   replies; more than a maximal frame of checks behind an activation is
+#   read up to that limit, the rest once the activation is answered, and
+#   every reply comes back in order; a client that resets while its
+#   activation commits disturbs no one.
 . "$(dirname "$0")/lib.sh"
 
 D=$T/d
@@ -47,7 +49,7 @@ KEY2=$(adm --json key issue BAT STD --licensee "Second Ltd" | jget key)
 KEY3=$(adm --json key issue BAT STD --licensee "Third Ltd" | jget key)
 export KEY2 KEY3
 kg_register_acts GRP 12 BAT 12
-kg_register_acts HLD 5 BAT 12
+kg_register_acts HLD 6 BAT 12
 export KG_MPORT=$(cat "$D/metrics.port")
 
 T="$T" kgpy - >"$T/batch.out" 2>&1 <<'EOF'
@@ -249,6 +251,26 @@ ra = w.reply_open(w.read_frame(hc), pk, na, qa)["verdict"]
 rc = w.reply_open(w.read_frame(hc), pk, nc, qc)["verdict"]
 say(ra["reason"] == "ok" and rc["support_expiry"] == ra["support_expiry"] and w.closed(hc),
     "activate, check, then a half-close: both answered, in order, then closed")
+
+# ... and one whose input fills while it waits: 400 checks (about 90 KB,
+# more than one maximal frame of 64 KiB) behind an activation in one write
+hf = w.connect(port)
+na = os.urandom(16)
+qa = w.request("activate", na, key=os.environ["KEY2"], act="HLD-5")
+checks = []
+for i in range(400):
+    nonce = os.urandom(16)
+    checks.append((nonce, w.request("check", nonce, key=os.environ["KEY2"],
+                                    product="BAT", version="1.0.0")))
+data = w.frame(qa) + b"".join(w.frame(q) for _, q in checks)
+hf.sendall(data)
+ra = w.reply_open(w.read_frame(hf), pk, na, qa)["verdict"]
+seen = [w.reply_open(w.read_frame(hf), pk, n, q)["verdict"]["support_expiry"]
+        for n, q in checks]
+say(len(data) > 65536 + 4 and ra["reason"] == "ok" and
+    seen == [ra["support_expiry"]] * len(checks),
+    "an activation and %d bytes of checks behind it: every check answered, "
+    "in order, after the renewal (%s)" % (len(data), ra["reason"]))
 
 for i in range(5):
     g = w.connect(port)
