@@ -154,11 +154,14 @@ conn_reading(struct conn *c, bool on)
 		c->reading = on;
 }
 
-/* Read again when it may: not paused, no EOF yet, room in the input. */
+/*
+ * Read again when it may: not paused, no EOF yet, not given up, room in
+ * the input.
+ */
 static void
 conn_read_more(struct conn *c)
 {
-	if (!c->reading && !c->paused && !c->eof &&
+	if (!c->reading && !c->paused && !c->eof && !c->dropped &&
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) < c->in_max)
 		conn_reading(c, true);
 }
@@ -295,6 +298,7 @@ conn_close_soon(struct conn *c)
 
 	c->closing = true;
 	c->lingering = true;
+	c->dropped = true;
 	conn_reading(c, false);
 	bufferevent_disable(c->bev, EV_WRITE);
 	c->timer_kind = CONN_TIMER_LINGER;
@@ -548,8 +552,12 @@ conn_write_cb_locked(struct bufferevent *bev, void *arg)
 	struct conn	*c = arg;
 
 	if (c->closing) {
-		if (!conn_replies_in_flight(c) && !c->lingering)
-			(void)conn_linger(c);
+		/* Nothing more is answered: a pause only held back input. */
+		c->paused = false;
+		if (!conn_replies_in_flight(c) && !c->lingering &&
+		    conn_linger(c) == -1)
+			return;
+		conn_read_more(c);	/* discard what comes, see EOF */
 		return;
 	}
 	if (c->paused) {
@@ -584,6 +592,7 @@ conn_event_cb_locked(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_EOF) {
 		/* The peer is done sending; let it have the replies it asked for. */
 		c->eof = true;
+		conn_reading(c, false);
 		if (!c->lingering && conn_replies_in_flight(c)) {
 			if (c->paused)
 				return;		/* conn_write_cb resumes */

@@ -50,6 +50,7 @@ struct conn {
 	bool			 draining;	/* listener stopping: close when idle */
 	bool			 paused;	/* output at the high-water mark */
 	bool			 lingering;	/* write side shut down, discarding input */
+	bool			 dropped;	/* given up: freed by its timer */
 	bool			 eof;		/* the peer shut down its side */
 	bool			 reading;	/* rev is added */
 	uint64_t		 active_at;	/* accepted or last request (ns, monotonic) */

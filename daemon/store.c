@@ -1610,11 +1610,16 @@ license_get_tx(struct tx *tx, uint64_t serial, struct store_license *l)
 	key = val_bytes(kb, sizeof(kb));
 	if ((err = db_get_raw(tx, DB_LICENSES, &key, &data)) != STORE_OK)
 		return err;
-	/* The same bytes as last time: the same decoding (store_cache.h). */
-	if (store_cache_license_get(serial, data.mv_data, data.mv_size, l))
+	/*
+	 * The same bytes as last time: the same decoding (store_cache.h).
+	 * Only read transactions (the checks') keep decodings: the reads of
+	 * a write, the committer's among them, do not fill a table.
+	 */
+	if (!tx->write &&
+	    store_cache_license_get(serial, data.mv_data, data.mv_size, l))
 		return STORE_OK;
 	err = rec_unpack(tx, DB_LICENSES, &data, STORE_RECORD_LICENSE, l);
-	if (err == STORE_OK)
+	if (err == STORE_OK && !tx->write)
 		store_cache_license_put(serial, data.mv_data, data.mv_size, l);
 	return err;
 }
