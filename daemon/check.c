@@ -87,7 +87,8 @@ check_store_error(struct handler_reply *out, int err, const char *what)
 	handler_reply_error(out, "internal", "the server could not read its records");
 }
 
-static struct keycache_set	check_cache_set[KEYCACHE_SETS];
+/* Each set on a cache line of its own (keycache.h). */
+static _Alignas(64) struct keycache_set	check_cache_set[KEYCACHE_SETS];
 static struct keycache		check_cache;
 static pthread_once_t		check_cache_once = PTHREAD_ONCE_INIT;
 static int			check_cache_ok;

@@ -24,6 +24,10 @@
 #include "keycache.h"
 #include "kgerr.h"
 
+/* Sets in an array aligned to 64 bytes each start a cache line. */
+_Static_assert(sizeof(struct keycache_set) % 64 == 0,
+    "a keycache_set is not a whole number of cache lines");
+
 /* Set up an empty cache over caller-provided sets: see keycache.h. */
 int
 keycache_init(struct keycache *kc, struct keycache_set *set, size_t nsets)
@@ -50,9 +54,9 @@ keycache_fini(struct keycache *kc)
 	kc->nsets = 0;
 }
 
-/* The set of hash h (its first 8 bytes) and its tag (the next 8). */
+/* The set of hash h (its first 8 bytes) and its tag (the next 4). */
 static struct keycache_set *
-keycache_set(const struct keycache *kc, const uint8_t h[32], uint64_t *tag)
+keycache_set(const struct keycache *kc, const uint8_t h[32], uint32_t *tag)
 {
 	uint64_t	v;
 
@@ -72,25 +76,25 @@ keycache_find_locked(struct keycache *kc, const uint8_t h[32],
 	struct keycache_set		*set;
 	struct keycache_entry		*e;
 	const struct kg_trust_entry	*te;
-	uint64_t			 tag;
+	uint32_t			 tag;
 	size_t				 i;
 
 	set = keycache_set(kc, h, &tag);
 	/* Hashes of key text the client sent: nothing secret, a plain memcmp. */
 	for (i = 0; i < KEYCACHE_WAYS; i++) {
+		if (set->tag[i] != tag)
+			continue;
 		e = &set->e[i];
-		if (set->tag[i] != tag || set->stamp[i] == 0 ||
-		    memcmp(e->hash, h, 32) != 0)
+		if (e->stamp == 0 || memcmp(e->hash, h, 32) != 0)
 			continue;
 		te = trustset_find(ts, e->key.key_id);
 		if (te == NULL || te->state == KG_TRUST_COMPROMISED) {
 			set->tag[i] = 0;
-			set->stamp[i] = 0;
 			memset(e, 0, sizeof(*e));
 			return te == NULL ? KGE_KEY_UNKNOWN_SIGNER :
 			    KGE_KEY_COMPROMISED;
 		}
-		set->stamp[i] = ++kc->clock;
+		e->stamp = ++kc->clock;
 		*key = e->key;
 		return KGE_OK;
 	}
@@ -103,23 +107,26 @@ keycache_insert_locked(struct keycache *kc, const uint8_t h[32],
     const struct keycache_key *key)
 {
 	struct keycache_set	*set;
-	uint64_t		 tag;
+	struct keycache_entry	*e;
+	uint32_t		 tag;
 	size_t			 i, victim = 0;
 
 	set = keycache_set(kc, h, &tag);
 	for (i = 0; i < KEYCACHE_WAYS; i++) {
-		if (set->stamp[i] != 0 && set->tag[i] == tag &&
-		    memcmp(set->e[i].hash, h, 32) == 0) {
+		e = &set->e[i];
+		if (e->stamp != 0 && set->tag[i] == tag &&
+		    memcmp(e->hash, h, 32) == 0) {
 			victim = i;	/* verified twice at once */
 			break;
 		}
-		if (set->stamp[i] < set->stamp[victim])
+		if (e->stamp < set->e[victim].stamp)
 			victim = i;
 	}
-	memcpy(set->e[victim].hash, h, 32);
-	set->e[victim].key = *key;
+	e = &set->e[victim];
+	memcpy(e->hash, h, 32);
+	e->key = *key;
+	e->stamp = ++kc->clock;
 	set->tag[victim] = tag;
-	set->stamp[victim] = ++kc->clock;
 }
 
 /* The keycache_key of a parsed license: see keycache.h. */
@@ -195,7 +202,7 @@ keycache_count(struct keycache *kc)
 
 	pthread_mutex_lock(&kc->lock);
 	for (i = 0; i < kc->nsets * KEYCACHE_WAYS; i++)
-		if (kc->set[i / KEYCACHE_WAYS].stamp[i % KEYCACHE_WAYS] != 0)
+		if (kc->set[i / KEYCACHE_WAYS].e[i % KEYCACHE_WAYS].stamp != 0)
 			n++;
 	pthread_mutex_unlock(&kc->lock);
 	return n;

@@ -27,21 +27,25 @@ struct keycache_key {
 	char		product[KG_CODE_MAX + 1];
 };
 
-/* One remembered key: BLAKE2b-256 of its exact text bytes and what it says. */
+/*
+ * One remembered key: BLAKE2b-256 of its exact text bytes and what it
+ * says, with its last use (0: empty), read with the hash on a hit.
+ */
 struct keycache_entry {
+	uint64_t		stamp;
 	uint8_t			hash[32];
 	struct keycache_key	key;
 };
 
 /*
  * A set: a key may live only in the KEYCACHE_WAYS entries of the set its
- * hash selects. Its tags (8 more bytes of each entry's hash) and stamps sit
- * together in front, so a lookup reads two cache lines of tags and only the
- * entry whose tag matches.
+ * hash selects. Its 32-bit tags (4 more bytes of each entry's hash) fill
+ * the first 64 bytes, so a lookup reads one cache line of tags and then
+ * only the entry whose tag matches (in an array aligned to 64 bytes, as
+ * the daemon's is, every set starts on a cache line: sizeof is 37 lines).
  */
 struct keycache_set {
-	uint64_t		tag[KEYCACHE_WAYS];
-	uint64_t		stamp[KEYCACHE_WAYS];	/* 0: empty; else last use */
+	uint32_t		tag[KEYCACHE_WAYS];
 	struct keycache_entry	e[KEYCACHE_WAYS];
 };
 
