@@ -9,9 +9,13 @@
  * License records change with every renewal, so they are not tagged by
  * snapshot: each is kept with the bytes it was decoded from and used again
  * only for the very same bytes (the read itself is never skipped). The
- * table has CACHE_LICENSES entries of about 1 KB, direct-mapped by serial
+ * table has CACHE_LICENSES entries of 592 bytes (9.3 MiB), direct-mapped by serial
  * (serials are issued in sequence, so the first CACHE_LICENSES of them
- * never collide); pages of it no check has touched are never mapped.
+ * never collide); pages of it no check has touched are never mapped. An
+ * entry keeps the decoding's numbers and its five texts back to back after
+ * the raw bytes (they are parts of those bytes, so they fit in as many
+ * again), not a whole store_license of fixed-size arrays: a hit reads
+ * about as many cache lines as the record has bytes.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -53,11 +57,24 @@ static _Thread_local struct {
 	unsigned	next_rec, next_rl;
 } tl_cache;
 
+/* The texts of a store_license, in the order an entry keeps them. */
+enum cache_text {
+	TEXT_PRODUCT, TEXT_EDITION, TEXT_REGNO, TEXT_LICENSEE, TEXT_REASON,
+	CACHE_TEXTS
+};
+
 struct cache_license {
-	uint64_t		serial;
-	uint32_t		len;		/* 0: the slot is empty */
-	uint8_t			raw[CACHE_LICENSE_RAW_MAX];
-	struct store_license	lic;
+	uint64_t	serial;			/* the one read */
+	uint64_t	lic_serial;		/* the one the record holds */
+	int64_t		activated_at, updated_at;
+	kg_date		created, support_expiry, license_expiry;
+	uint32_t	revision, support_months;
+	uint8_t		key_id[KG_KEY_ID_LEN];
+	uint16_t	len;			/* raw bytes; 0: the slot is empty */
+	uint16_t	tlen[CACHE_TEXTS];
+	uint8_t		status;
+	bool		trial;
+	uint8_t		bytes[2 * CACHE_LICENSE_RAW_MAX];	/* raw, then texts */
 };
 
 static _Thread_local struct cache_license	*tl_licenses;
@@ -236,18 +253,52 @@ store_cache_releases_put(const struct store_snap *s, const char *product,
 	tl_cache.rl[i].n = n;
 }
 
+/* The text fields of l, and their room, in enum cache_text's order. */
+static void
+license_texts(struct store_license *l, char *text[CACHE_TEXTS],
+    size_t room[CACHE_TEXTS])
+{
+	text[TEXT_PRODUCT] = l->lic.product;
+	room[TEXT_PRODUCT] = sizeof(l->lic.product);
+	text[TEXT_EDITION] = l->lic.edition;
+	room[TEXT_EDITION] = sizeof(l->lic.edition);
+	text[TEXT_REGNO] = l->lic.regno;
+	room[TEXT_REGNO] = sizeof(l->lic.regno);
+	text[TEXT_LICENSEE] = l->lic.licensee;
+	room[TEXT_LICENSEE] = sizeof(l->lic.licensee);
+	text[TEXT_REASON] = l->status_reason;
+	room[TEXT_REASON] = sizeof(l->status_reason);
+}
+
 bool
 store_cache_license_get(uint64_t serial, const void *raw, size_t len,
     struct store_license *out)
 {
 	const struct cache_license	*c;
+	const uint8_t			*p;
+	char				*text[CACHE_TEXTS];
+	size_t				 room[CACHE_TEXTS], i;
 
 	if (tl_licenses == NULL || len == 0 || len > CACHE_LICENSE_RAW_MAX)
 		return false;
 	c = &tl_licenses[serial % CACHE_LICENSES];
-	if (c->len != len || c->serial != serial || memcmp(c->raw, raw, len) != 0)
+	if (c->len != len || c->serial != serial || memcmp(c->bytes, raw, len) != 0)
 		return false;
-	*out = c->lic;
+	memset(out, 0, sizeof(*out));
+	out->lic.serial = c->lic_serial;
+	out->lic.created = c->created;
+	out->lic.support_expiry = c->support_expiry;
+	out->lic.license_expiry = c->license_expiry;
+	out->lic.trial = c->trial;
+	memcpy(out->lic.key_id, c->key_id, KG_KEY_ID_LEN);
+	out->lic.revision = c->revision;
+	out->lic.support_months = c->support_months;
+	out->status = (enum kg_license_status)c->status;
+	out->activated_at = c->activated_at;
+	out->updated_at = c->updated_at;
+	license_texts(out, text, room);
+	for (i = 0, p = c->bytes + len; i < CACHE_TEXTS; p += c->tlen[i++])
+		memcpy(text[i], p, c->tlen[i]);		/* put checked the room */
 	return true;
 }
 
@@ -256,17 +307,40 @@ store_cache_license_put(uint64_t serial, const void *raw, size_t len,
     const struct store_license *l)
 {
 	struct cache_license	*c;
+	struct store_license	 copy = *l;
+	char			*text[CACHE_TEXTS];
+	size_t			 room[CACHE_TEXTS], tlen[CACHE_TEXTS], used, i;
 
 	if (len == 0 || len > CACHE_LICENSE_RAW_MAX)
+		return;
+	license_texts(&copy, text, room);
+	for (i = 0, used = len; i < CACHE_TEXTS; used += tlen[i++])
+		if ((tlen[i] = strnlen(text[i], room[i])) == room[i])
+			return;		/* no terminator: not a decoding */
+	if (used > sizeof(c->bytes))
 		return;
 	if (tl_licenses == NULL &&
 	    (tl_licenses = calloc(CACHE_LICENSES, sizeof(*tl_licenses))) == NULL)
 		return;		/* no memory: reads just decode */
 	c = &tl_licenses[serial % CACHE_LICENSES];
 	c->serial = serial;
-	c->len = (uint32_t)len;
-	memcpy(c->raw, raw, len);
-	c->lic = *l;
+	c->lic_serial = l->lic.serial;
+	c->activated_at = l->activated_at;
+	c->updated_at = l->updated_at;
+	c->created = l->lic.created;
+	c->support_expiry = l->lic.support_expiry;
+	c->license_expiry = l->lic.license_expiry;
+	c->revision = l->lic.revision;
+	c->support_months = l->lic.support_months;
+	memcpy(c->key_id, l->lic.key_id, KG_KEY_ID_LEN);
+	c->status = (uint8_t)l->status;
+	c->trial = l->lic.trial;
+	c->len = (uint16_t)len;
+	memcpy(c->bytes, raw, len);
+	for (i = 0, used = len; i < CACHE_TEXTS; used += tlen[i++]) {
+		c->tlen[i] = (uint16_t)tlen[i];
+		memcpy(c->bytes + used, text[i], tlen[i]);
+	}
 }
 
 void

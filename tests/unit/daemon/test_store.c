@@ -568,6 +568,10 @@ test_license_cache(void **state)
 	assert_int_equal(st->ops->license_create(st, &l, &a), STORE_OK);
 	assert_int_equal(l.lic.serial, 2);
 
+	/* A kept decoding is exactly the decoding: every field, every byte. */
+	assert_int_equal(st->ops->license_get_serial(st, 1, &l), STORE_OK);
+	assert_int_equal(st->ops->license_get_serial(st, 1, &g), STORE_OK);
+	assert_memory_equal(&l, &g, sizeof(l));
 	for (round = 0; round < 2; round++) {
 		assert_int_equal(st->ops->license_get_serial(st, 1, &g), STORE_OK);
 		assert_string_equal(g.lic.licensee, "Acme");
@@ -584,6 +588,10 @@ test_license_cache(void **state)
 	g.lic.support_expiry = date_from_ymd(2025, 9, 1);
 	g.status = KG_STATUS_REVOKED;
 	strcpy(g.status_reason, "chargeback");
+	g.lic.trial = true;
+	g.lic.license_expiry = date_from_ymd(2026, 1, 1);
+	g.activated_at = T0 + 7;
+	g.updated_at = T0 + 9;
 	assert_int_equal(st->ops->license_update(st, &g, 1, &a), STORE_OK);
 	for (round = 0; round < 2; round++) {
 		assert_int_equal(st->ops->license_get_serial(st, 1, &l), STORE_OK);
@@ -591,6 +599,8 @@ test_license_cache(void **state)
 		assert_int_equal(l.lic.support_expiry, date_from_ymd(2025, 9, 1));
 		assert_int_equal(l.status, KG_STATUS_REVOKED);
 		assert_string_equal(l.status_reason, "chargeback");
+		assert_int_equal(st->ops->license_get_serial(st, 1, &g), STORE_OK);
+		assert_memory_equal(&l, &g, sizeof(l));
 		assert_int_equal(st2->ops->license_get_serial(st2, 1, &g),
 		    STORE_OK);
 		assert_int_equal(g.lic.revision, 1);
