@@ -9,13 +9,13 @@
  * License records change with every renewal, so they are not tagged by
  * snapshot: each is kept with the bytes it was decoded from and used again
  * only for the very same bytes (the read itself is never skipped). The
- * table has CACHE_LICENSES entries of 592 bytes (9.3 MiB), direct-mapped by serial
- * (serials are issued in sequence, so the first CACHE_LICENSES of them
- * never collide); pages of it no check has touched are never mapped. An
- * entry keeps the decoding's numbers and its five texts back to back after
- * the raw bytes (they are parts of those bytes, so they fit in as many
- * again), not a whole store_license of fixed-size arrays: a hit reads
- * about as many cache lines as the record has bytes.
+ * table has CACHE_LICENSES entries of 592 bytes (9.3 MiB), direct-mapped
+ * by serial (serials are issued in sequence, so the first CACHE_LICENSES
+ * of them never collide); pages of it no check has touched are never
+ * mapped. An entry keeps the decoding's numbers and its five texts back to
+ * back after the raw bytes (they are parts of those bytes, so they fit in
+ * as many again), not a whole store_license of fixed-size arrays: a hit
+ * reads the record's bytes and its texts, not 700 bytes of arrays.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
