@@ -123,7 +123,8 @@ check_key_parse(const char *text, const struct kg_trustset *ts,
 /* Verify a key and fetch its license: see check.h. */
 enum check_load
 check_license_load(const struct request_ctx *rc, const char *text,
-    struct keycache_key *key, struct store_license *cur, struct handler_reply *out)
+    struct keycache_key *key, struct store_license *cur,
+    struct handler_reply *out)
 {
 	struct store	*st = rc->d->store;
 	int		 err;
