@@ -106,18 +106,9 @@ int
 check_key_parse(const char *text, const struct kg_trustset *ts,
     struct keycache_key *key)
 {
-	struct kg_license	lic;
-	int			err;
-
 	pthread_once(&check_cache_once, check_cache_init);
-	if (check_cache_ok)
-		return keycache_parse(&check_cache, text, strlen(text), ts, key);
-	err = license_key_parse(text, strlen(text), ts, &lic);
-	if (err == KGE_OK)
-		keycache_key_from(&lic, key);
-	else
-		memset(key, 0, sizeof(*key));
-	return err;
+	return keycache_parse(check_cache_ok ? &check_cache : NULL, text,
+	    strlen(text), ts, key);
 }
 
 /* Verify a key and fetch its license: see check.h. */
@@ -208,7 +199,7 @@ check_key_resign(const struct request_ctx *rc, const struct keycache_key *key,
 	struct kg_license	lic;
 	bool			kept;
 
-	if (cur->lic.revision <= key->revision)
+	if (key != NULL && cur->lic.revision <= key->revision)
 		return 0;
 	free(out->key);
 	out->key = NULL;
@@ -216,10 +207,11 @@ check_key_resign(const struct request_ctx *rc, const struct keycache_key *key,
 	lic = cur->lic;
 	if (signer_license_key_new(rc->d->signer, &lic, &out->key, &kept) != 0)
 		goto fail;
-	log_debug("peer %s: serial=%" PRIu64 " presented revision %" PRIu32
-	    " of %" PRIu32 ": %s", rc->peer->text, lic.serial, key->revision,
-	    lic.revision, kept ? "the current key, as re-signed before" :
-	    "the current key re-signed");
+	if (key != NULL)
+		log_debug("peer %s: serial=%" PRIu64 " presented revision %"
+		    PRIu32 " of %" PRIu32 ": %s", rc->peer->text, lic.serial,
+		    key->revision, lic.revision, kept ? "the current key, as "
+		    "re-signed before" : "the current key re-signed");
 	return 0;
 fail:
 	log_error("%s: cannot re-sign license serial=%" PRIu64, __func__,

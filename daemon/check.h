@@ -47,9 +47,9 @@ enum check_load	check_license_load(const struct request_ctx *rc, const char *tex
 		    struct handler_reply *out);
 
 /*
- * When the stored revision is newer than the presented key's, re-sign the
- * stored license with the active key and put its text in out->key. 0, or -1
- * with out an Error reply.
+ * When the stored revision is newer than the presented key's (always when
+ * key is NULL: a renewal), re-sign the stored license with the active key
+ * and put its text in out->key. 0, or -1 with out an Error reply.
  */
 int	check_key_resign(const struct request_ctx *rc, const struct keycache_key *key,
 	    const struct store_license *cur, struct handler_reply *out);

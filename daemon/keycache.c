@@ -167,7 +167,7 @@ keycache_parse(struct keycache *kc, const char *text, size_t len,
 
 	if (key == NULL)
 		return KGE_INVAL;
-	if (text == NULL || ts == NULL || len > KG_KEY_TEXT_MAX)
+	if (kc == NULL || text == NULL || ts == NULL || len > KG_KEY_TEXT_MAX)
 		return keycache_parse_uncached(text, len, ts, key);
 	crypto_generichash(h, sizeof(h), (const unsigned char *)text, len,
 	    NULL, 0);

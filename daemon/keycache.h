@@ -74,7 +74,8 @@ int	keycache_init(struct keycache *kc, struct keycache_set *set,
 void	keycache_fini(struct keycache *kc);
 
 /*
- * license_key_parse through the cache, into what the key says (*key). On a
+ * license_key_parse through the cache (kc NULL: none, every key verified),
+ * into what the key says (*key). On a
  * hit the signature is not verified again, but the signer's trust state
  * is: a signer no longer in ts is KGE_KEY_UNKNOWN_SIGNER and a compromised
  * one KGE_KEY_COMPROMISED (and the entry is dropped). On a miss the key is

@@ -368,7 +368,6 @@ renew_reply(const struct request_ctx *rc, const struct keycache_key *key,
 	struct check_releases	 rs;
 	struct kg_check_input	 in;
 	struct kg_verdict	 v;
-	struct kg_license	 lic;
 
 	rs.v = rs.inline_v;
 	rs.n = 0;
@@ -379,20 +378,8 @@ renew_reply(const struct request_ctx *rc, const struct keycache_key *key,
 			    "the server is out of memory");
 			return;
 		}
-	} else if (applied != NULL) {
-		lic = cur->lic;
-		free(out->key);
-		out->key = NULL;
-		if (signer_license_key_new(rc->d->signer, &lic, &out->key,
-		    NULL) != 0) {
-			log_error("%s: cannot re-sign license serial=%" PRIu64,
-			    __func__, lic.serial);
-			out->key = NULL;
-			handler_reply_error(out, "internal",
-			    "the server could not sign the key");
-			return;
-		}
-	} else if (check_key_resign(rc, key, cur, out) == -1)
+	} else if (check_key_resign(rc, applied != NULL ? NULL : key, cur,
+	    out) == -1)
 		return;
 
 	if (pre->product_known &&

@@ -123,6 +123,12 @@ test_keycache_hit_miss(void **state)
 	assert_int_equal(got.serial, 1000);
 	assert_string_equal(got.regno, "ZHKH8-001000");
 	assert_int_equal(keycache_count(&f->kc), 1);
+	/* No cache at all: the key is verified, the same answer. */
+	memset(&got, 0xa5, sizeof(got));
+	assert_int_equal(keycache_parse(NULL, f->key[0], strlen(f->key[0]),
+	    &f->trust, &got), KGE_OK);
+	assert_memory_equal(&got, &want, sizeof(got));
+	assert_int_equal(f->kc.hits + f->kc.misses, 2);
 
 	/* A second key is its own miss and does not disturb the first. */
 	assert_int_equal(parse(f, f->key[1], &got), KGE_OK);
