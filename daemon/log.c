@@ -2,17 +2,22 @@
  * The log API of log.h: one line per message on stderr, prefixed with the
  * UTC time and the level. libevent's messages are routed here too.
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "log.h"
 
 static _Atomic enum log_level	log_threshold = LOG_LEVEL_INFO;	/* SIGHUP changes it */
+
+/* A line longer than this is formatted on the heap. */
+#define LOG_LINE_STACK	2048
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -40,23 +45,82 @@ log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
+/*
+ * The stamp of second now, kept per thread: it changes once a second, and
+ * gmtime_r plus strftime on every line was a visible share of a busy log.
+ */
+static const char *
+log_stamp(time_t now)
+{
+	static _Thread_local time_t	at = (time_t)-1;
+	static _Thread_local char	stamp[32];
+	struct tm			tm;
+
+	if (now != at) {
+		gmtime_r(&now, &tm);
+		if (strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ",
+		    &tm) == 0)
+			stamp[0] = '\0';
+		at = now;
+	}
+	return stamp;
+}
+
+/* All of buf to fd, across short writes and signals; gives up on an error. */
+static void
+log_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/*
+ * One message as one write(2) of the whole line: lines from the threads
+ * and from the signer process (which shares stderr) never interleave, and
+ * a line costs one system call, not three. A line longer than the stack
+ * buffer is formatted on the heap, or cut short when memory is out.
+ */
 static void
 log_vwrite(enum log_level level, const char *fmt, va_list ap)
 {
-	char		 stamp[32];
-	struct tm	 tm;
-	time_t		 now;
+	char	 buf[LOG_LINE_STACK], *line = buf, *big = NULL;
+	size_t	 room = sizeof(buf), len;
+	va_list	 again;
+	int	 head, body;
 
 	if (level > log_threshold)
 		return;
-	now = time(NULL);
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	flockfile(stderr);
-	fprintf(stderr, "%s keygated[%s]: ", stamp, level_names[level]);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	funlockfile(stderr);
+	head = snprintf(buf, sizeof(buf), "%s keygated[%s]: ",
+	    log_stamp(time(NULL)), level_names[level]);
+	if (head < 0 || (size_t)head >= sizeof(buf))
+		return;
+	va_copy(again, ap);
+	body = vsnprintf(buf + head, room - (size_t)head - 1, fmt, ap);
+	if (body < 0)
+		body = 0;
+	else if ((size_t)body >= room - (size_t)head - 1 &&
+	    (big = malloc((size_t)head + (size_t)body + 2)) != NULL) {
+		memcpy(big, buf, (size_t)head);
+		(void)vsnprintf(big + head, (size_t)body + 1, fmt, again);
+		line = big;
+		room = (size_t)head + (size_t)body + 2;
+	}
+	va_end(again);
+	len = (size_t)head + (size_t)body;
+	if (len > room - 2)
+		len = room - 2;		/* out of memory: the line cut short */
+	line[len++] = '\n';
+	log_write_all(STDERR_FILENO, line, len);
+	free(big);
 }
 
 #define LOG_FN(name, level)				\
