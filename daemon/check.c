@@ -2,8 +2,9 @@
  * The update-check and status handlers (SPEC section 2). A request's key is
  * verified against the trust set and its license's current state fetched
  * from the store by serial (the store is authoritative; the key proves which
- * license it is). The product, its edition's policy, its releases and the
- * licensee's subscription are fetched, and policy_check decides. The daemon
+ * license it is). The product, its edition's policy, its releases and (for
+ * an edition that requires one, R11) the licensee's subscription are
+ * fetched, and policy_check decides. The daemon
  * computes nothing itself except the one state change a check may make:
  * fixing the support expiry of an activation-basis key on its first check
  * (R3), stored with a compare-and-swap on the license's revision.
@@ -433,12 +434,16 @@ check_common(const struct request_ctx *rc, const char *text, const char *product
 		check_store_error(out, err, "edition_get");
 		return;
 	}
-	err = st->ops->subscription_get(st, cur.lic.licensee, &in.subscription_until);
-	if (err == STORE_NOTFOUND)
-		in.subscription_until = KG_DATE_NONE;
-	else if (err != STORE_OK) {
-		check_store_error(out, err, "subscription_get");
-		return;
+	/* R11: only an edition that requires a subscription reads one. */
+	if (policy != NULL && policy->requires_subscription) {
+		err = st->ops->subscription_get(st, cur.lic.licensee,
+		    &in.subscription_until);
+		if (err == STORE_NOTFOUND)
+			in.subscription_until = KG_DATE_NONE;
+		else if (err != STORE_OK) {
+			check_store_error(out, err, "subscription_get");
+			return;
+		}
 	}
 
 	/* R3: the first check of an activation-basis key fixes its expiry. */

@@ -146,6 +146,15 @@ expect_eq "(c) new expiry = old + 12 months" \
     "$(echo "$OUT" | jget support_expiry)" 2027-07-31
 
 # ---- R11: an edition that requires a subscription
+# A check quotes a renewal only while the licensee's subscription is valid;
+# the PROF key with the same expiry is quoted whatever its subscription.
+C=$(cli --json check --key "$T/s.key" --product ZHKH8 --version 1.0)
+expect_eq "no subscription: a check quotes nothing" \
+    "$(echo "$C" | jget reason) $(echo "$C" | jget quote)" "support_expired "
+C=$(cli --json check --key "$T/d.key" --product ZHKH8 --version 1.0)
+expect_eq "PROF, no subscription: a check quotes grace" \
+    "$(echo "$C" | jget quote.kind) $(echo "$C" | jget quote.price)" \
+    "grace 1998.00"
 activate s ACT-S1
 expect_eq "no subscription: refused" "$RC $(echo "$OUT" | jget reason)" \
     "12 subscription_required"
@@ -154,6 +163,10 @@ activate s ACT-S1
 expect_eq "expired subscription: refused" "$RC $(echo "$OUT" | jget reason)" \
     "12 subscription_required"
 adm subscription set "Corp Ltd" --until "$TODAY" >/dev/null
+C=$(cli --json check --key "$T/s.key" --product ZHKH8 --version 1.0)
+expect_eq "subscription valid today: a check quotes grace" \
+    "$(echo "$C" | jget quote.kind) $(echo "$C" | jget quote.price)" \
+    "grace 1998.00"
 activate s ACT-S1
 expect_eq "subscription valid today: renewed" \
     "$RC $(echo "$OUT" | jget reason) $(echo "$OUT" | jget support_expiry)" \
