@@ -144,7 +144,7 @@ admin_conn_fail(struct admin_conn *c, const char *reason, const char *text)
 static int
 admin_conn_run(struct admin_conn *c)
 {
-	static const struct timeval	 now = { 0, 0 };
+	struct timeval			 next = { 0, 0 };
 	const char			*reply;
 	size_t				 len;
 
@@ -162,7 +162,8 @@ admin_conn_run(struct admin_conn *c)
 			return 1;
 		}
 		/* A zero timer runs after the loop has polled for I/O again. */
-		evtimer_add(c->step, &now);
+		next.tv_usec = (suseconds_t)admin_op_wait_ms(c->op) * 1000;
+		evtimer_add(c->step, &next);
 		return 1;
 	}
 	reply = admin_op_reply(c->op, &len);

@@ -23,9 +23,12 @@
  * one turn, so the client reads while the next step works) or
  * ADMIN_STEP_MSEC passed; admin.c sends the frame and steps no further
  * while the client has not read what was sent. Meanwhile the public port
- * is served between steps: a check's signature waits for the requests in
- * flight (up to those 27 ms, signer_many.c), and a batch's transaction
- * holds the loop up to 25 ms.
+ * is served between steps, which never wait for the signer: a step answers
+ * the requests whose signatures are in and, when the oldest one's are not,
+ * ends and asks for the next step ISSUE_WAIT_MSEC later. A check's reply
+ * signature goes ahead of the requests in flight (the signer process's
+ * priority socket, signer_proc.h), so only a batch's transaction holds the
+ * loop, up to 25 ms. A streamed frame goes out only with keys in it.
  *
  * A streamed frame's results carry key, regno and serial; what all the
  * keys of the issue share is sent once a frame, as "common" (a result of
@@ -80,6 +83,7 @@
 #define ISSUE_INFLIGHT		8		/* requests in flight (27 ms of work) */
 #define ISSUE_ALONE		32	/* keys signed one by one when no slot is free */
 #define ISSUE_FRAME_BYTES	(128 * 1024)	/* a streamed step's frame */
+#define ISSUE_WAIT_MSEC		1	/* the next look when no reply is in */
 #define ISSUE_MEMBERS_MAX	64	/* "common":,"issued":N,"of":M */
 
 #if ISSUE_CHUNK > SIGNER_MANY_MAX || ISSUE_INFLIGHT > SIGNER_MANY_SLOTS
@@ -561,9 +565,15 @@ admin_issue_keys(struct admin_op *op)
 			issue_store(op, job);
 			(void)issue_fill(op, job);
 		}
-		if (job->nchunks > 0)
+		if (job->nchunks > 0) {
+			/* Never wait for the signer with the loop held. */
+			if (!job->failed && !signer_many_ready(op->d->signer,
+			    job->chunk[job->chunk_head].ticket)) {
+				op->wait_ms = ISSUE_WAIT_MSEC;
+				break;
+			}
 			(void)issue_answer(op, job);
-		else if (!job->failed && job->submitted < job->stored)
+		} else if (!job->failed && job->submitted < job->stored)
 			(void)issue_answer_alone(op, job);
 		else
 			break;
@@ -578,8 +588,8 @@ admin_issue_keys(struct admin_op *op)
 			return false;
 		}
 	}
-	if (!job->stream)
-		return true;
+	if (!job->stream || op->nresults == 0)
+		return true;	/* no new key: the frame stays open */
 	if (admin_reply_list_end_with(op, true, issue_members(job)) == -1) {
 		admin_reply_list_too_long(op);
 		return false;

@@ -691,11 +691,19 @@ admin_op_step(struct admin_op *op)
 		op->partial = false;
 		reply_reset(op);
 	}
+	op->wait_ms = 0;
 	more = op->entry->fn(op);
 	if (!more && !op->done)
 		admin_reply_error(op, "internal", "%s gave no reply: see "
 		    "keygated's log", op->entry->name);
 	return more && !op->done;
+}
+
+/* How long to wait before the next step: see admin_ops.h. */
+int
+admin_op_wait_ms(const struct admin_op *op)
+{
+	return op->wait_ms;
 }
 
 /* The reply text, owned by op. */

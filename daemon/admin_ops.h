@@ -40,6 +40,12 @@ struct admin_op	*admin_op_new(struct daemon *d, const char *actor, json_t *req);
 
 /* Do a bounded amount of work: true while more steps are needed. */
 bool		 admin_op_step(struct admin_op *op);
+/*
+ * After admin_op_step returned true: 0 when the next step may come at
+ * once, else the milliseconds to let pass first (the step found nothing
+ * to do until the signer process answers; stepping sooner would only spin).
+ */
+int		 admin_op_wait_ms(const struct admin_op *op);
 
 /*
  * The reply once admin_op_step returned false: *len bytes of JSON text, owned

@@ -31,7 +31,7 @@
 #include "store.h"
 #include "version.h"
 
-#define ADMIN_STEP_MSEC		50	/* work per step before yielding */
+#define ADMIN_STEP_MSEC		10	/* work per step before yielding */
 #define ADMIN_ARGS_MAX		12
 
 struct admin_op;
@@ -54,6 +54,11 @@ struct admin_op {
 	size_t				 len, cap;
 	size_t				 nresults;
 	bool				 partial;	/* buf is a partial frame */
+	/*
+	 * Set by a step that found nothing to do until the signer answers:
+	 * the next step comes after this many milliseconds, not at once.
+	 */
+	int				 wait_ms;
 	/* a multi-step op's state, freed with job_free by admin_op_free */
 	void				*job;
 	void				(*job_free)(void *);

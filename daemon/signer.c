@@ -24,8 +24,17 @@
  * does not sign. The one exception is bulk signing
  * (signer_many.c): sign-many requests may be outstanding while the loop
  * runs; their replies are received by the idle watch or before the next
- * exchange (signer_xfer_raw) and kept until collected, and a restarted
- * process is sent them again. signer_int.h is what the two files share.
+ * exchange on that socket (signer_xfer_raw) and kept until collected, and
+ * a restarted process is sent them again. signer_int.h is what the two
+ * files share.
+ *
+ * Single signatures (signer_sign: replies, a key) go over a second
+ * socket, which the process serves first and looks at between the
+ * signatures of a sign-many request (signer_proc.h): an update check's
+ * reply waits for one license signature, not for the 27 ms of sign-many
+ * requests a bulk issue keeps queued. Rotations stay on the first socket,
+ * behind the sign-many requests sent before them, whose payloads name the
+ * key that signs them.
  *
  * Placement (signer_place_*): a signature asked for with signer_sign leaves
  * its caller waiting in poll() for the answer, so caller and signer process
@@ -35,8 +44,9 @@
  * interrupt and that CPU's wake-up, several times more on a virtual
  * machine, and the process is woken for every reply batch. Sign-many
  * requests are answered while the caller goes on working, so before one is
- * sent the process gets back every CPU keygated may use. Placement is
- * best effort: a failed sched_setaffinity changes nothing but the speed.
+ * sent the process gets back every CPU keygated may use, and keeps them
+ * while one is outstanding. Placement is best effort: a failed
+ * sched_setaffinity changes nothing but the speed.
  *
  * Rotation (signer_rotate_*): the signer process prepares a new key in
  * KEYFILE.new with its statement, the caller records it in the store, then
@@ -131,6 +141,10 @@ signer_child_reap(struct signer *s, bool force, char *how, size_t howlen)
 		close(s->fd);
 		s->fd = -1;
 	}
+	if (s->pfd != -1) {
+		close(s->pfd);
+		s->pfd = -1;
+	}
 	if (s->pid == -1)
 		return;
 	if (!force) {
@@ -221,7 +235,7 @@ signer_pk_zero(const uint8_t pk[KG_PUBKEY_LEN])
 static int
 signer_spawn(struct signer *s, uint8_t pk[KG_PUBKEY_LEN], char *err, size_t errlen)
 {
-	int	sv[2], rc;
+	int	sv[2], pv[2], rc;
 	/* Room for SIGNER_MANY_INFLIGHT full sign-many requests. */
 	int	sndbuf = SIGNER_MANY_INFLIGHT * (SIGNER_REQ_MAX + 4096);
 	pid_t	pid;
@@ -231,22 +245,34 @@ signer_spawn(struct signer *s, uint8_t pk[KG_PUBKEY_LEN], char *err, size_t errl
 		    strerror(errno));
 		return KGE_IO;
 	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pv) == -1) {
+		snprintf(err, errlen, "cannot start the signer process: socketpair: %s",
+		    strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return KGE_IO;
+	}
 	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	if ((pid = fork()) == -1) {
 		snprintf(err, errlen, "cannot start the signer process: fork: %s",
 		    strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
+		close(pv[0]);
+		close(pv[1]);
 		return KGE_IO;
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		signer_proc_main(sv[1], s->key_file, s->pass_file);
+		close(pv[0]);
+		signer_proc_main(sv[1], pv[1], s->key_file, s->pass_file);
 	}
 	close(sv[1]);
+	close(pv[1]);
 	s->pid = pid;
 	s->cpu = -1;		/* it inherited keygated's affinity */
 	s->fd = sv[0];
+	s->pfd = pv[0];
 	s->has_pending = false;
 	if ((rc = signer_hello_read(s, pk, s->pending, err, errlen)) != KGE_OK)
 		signer_child_reap(s, false, NULL, 0);
@@ -416,12 +442,13 @@ signer_watch_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * One request of type (a domain or a SIGNER_OP_*) and its reply packet,
- * waiting timeout_ms at most. XFER_OK with the packet in buf (at most cap
+ * waiting timeout_ms at most, on the priority socket (prio: a single
+ * signature) or the first one. XFER_OK with the packet in buf (at most cap
  * bytes) and its length in *n when its status is SIGNER_STATUS_OK;
  * XFER_REFUSED for another status.
  */
 static enum signer_xfer
-signer_xfer_raw(struct signer *s, uint32_t type, const uint8_t *msg,
+signer_xfer_raw(struct signer *s, bool prio, uint32_t type, const uint8_t *msg,
     size_t len, int timeout_ms, uint8_t *buf, size_t cap, size_t *n)
 {
 	uint32_t	 hdr[2] = { type, (uint32_t)len };
@@ -432,23 +459,29 @@ signer_xfer_raw(struct signer *s, uint32_t type, const uint8_t *msg,
 	struct msghdr	 mh = { .msg_iov = iov, .msg_iovlen = len > 0 ? 2 : 1 };
 	uint32_t	 status;
 	ssize_t		 r;
-	int		 w;
+	int		 fd, w;
 
 	*n = 0;
-	/* Sign-many replies come first: receive and keep them. */
-	if (signer_many_drain(s) == -1 || s->fd == -1)
+	/*
+	 * On the first socket sign-many replies come first: receive and keep
+	 * them (a restart may give the process new sockets). The priority
+	 * socket carries nothing else.
+	 */
+	if (!prio && signer_many_drain(s) == -1)
+		return XFER_DEAD;
+	if ((fd = prio ? s->pfd : s->fd) == -1)
 		return XFER_DEAD;
 	do
-		r = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
+		r = sendmsg(fd, &mh, MSG_NOSIGNAL);
 	while (r == -1 && errno == EINTR);
 	if (r != (ssize_t)(sizeof(hdr) + len))
 		return XFER_DEAD;
-	if ((w = signer_wait_readable(s->fd, timeout_ms)) == 0)
+	if ((w = signer_wait_readable(fd, timeout_ms)) == 0)
 		return XFER_HUNG;
 	if (w == -1)
 		return XFER_DEAD;
 	do
-		r = recv(s->fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC);
+		r = recv(fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC);
 	while (r == -1 && errno == EINTR);
 	if (r <= 0)
 		return XFER_DEAD;
@@ -470,7 +503,7 @@ signer_xfer(struct signer *s, enum kg_domain domain, const uint8_t *msg,
 	enum signer_xfer	x;
 	size_t			n;
 
-	x = signer_xfer_raw(s, (uint32_t)domain, msg, len,
+	x = signer_xfer_raw(s, true, (uint32_t)domain, msg, len,
 	    SIGNER_SIGN_TIMEOUT_MS, reply, sizeof(reply), &n);
 	if (x != XFER_OK)
 		return x;
@@ -488,7 +521,7 @@ signer_xfer_pending(struct signer *s, uint32_t op, const uint8_t pk[KG_PUBKEY_LE
 	enum signer_xfer	x;
 	size_t			n;
 
-	x = signer_xfer_raw(s, op, pk, KG_PUBKEY_LEN, SIGNER_SIGN_TIMEOUT_MS,
+	x = signer_xfer_raw(s, false, op, pk, KG_PUBKEY_LEN, SIGNER_SIGN_TIMEOUT_MS,
 	    reply, sizeof(reply), &n);
 	if (x == XFER_OK && n != SIGNER_REPLY_LEN)
 		return XFER_GARBLED;
@@ -516,6 +549,7 @@ signer_open(const char *key_file, const char *passphrase_file, struct signer **o
 	s->pid = -1;
 	s->cpu = -1;
 	s->fd = -1;
+	s->pfd = -1;
 	if (signer_lock_init(s) == -1) {
 		free(s);
 		s = NULL;
@@ -649,7 +683,9 @@ signer_sign_locked(struct signer *s, enum kg_domain domain, const uint8_t *msg, 
 		return -1;
 	}
 	for (attempt = 0; attempt < 2; attempt++) {
-		signer_place_follow(s);
+		/* Sign-many work in the process: leave it every CPU. */
+		if (!signer_many_expecting(s))
+			signer_place_follow(s);
 		switch (signer_xfer(s, domain, msg, len, sig)) {
 		case XFER_OK:
 			return 0;
@@ -806,8 +842,9 @@ signer_rotate_prepare_locked(struct signer *s, int64_t created,
 		    __func__);
 		return -1;
 	}
-	x = signer_xfer_raw(s, SIGNER_OP_ROTATE_PREPARE, (const uint8_t *)&created,
-	    sizeof(created), SIGNER_LOAD_TIMEOUT_MS, reply, sizeof(reply), &n);
+	x = signer_xfer_raw(s, false, SIGNER_OP_ROTATE_PREPARE,
+	    (const uint8_t *)&created, sizeof(created), SIGNER_LOAD_TIMEOUT_MS,
+	    reply, sizeof(reply), &n);
 	if (x == XFER_OK && n <= SIGNER_ROTATE_HEADER)
 		x = XFER_GARBLED;
 	if (x != XFER_OK)

@@ -91,6 +91,9 @@ int	signer_license_key_new(struct signer *s, struct kg_license *lic, char **text
  * outstanding requests again; a request that failed twice fails.
  * signer_many_cancel gives a ticket up (its reply is dropped when it
  * comes). Every ticket must be collected or cancelled.
+ * signer_many_ready says, without waiting, whether collecting the ticket
+ * would not wait: its reply is in (replies already sent by the process
+ * are received first), it failed, or it is unknown.
  */
 #define SIGNER_MANY_MAX		512	/* payloads in one request */
 #define SIGNER_MANY_SLOTS	12	/* requests outstanding, all callers */
@@ -105,6 +108,7 @@ int	signer_many_collect(struct signer *s, uint64_t ticket,
 	    uint8_t (*sig)[KG_SIG_LEN], size_t n)
 	    __attribute__((warn_unused_result));
 void	signer_many_cancel(struct signer *s, uint64_t ticket);
+bool	signer_many_ready(struct signer *s, uint64_t ticket);
 /* Requests submitted and neither collected nor cancelled yet. */
 size_t	signer_many_outstanding(const struct signer *s);
 /* Whether n payloads of total bytes (lengths summed) fit one request. */

@@ -415,6 +415,19 @@ signer_many_cancel_locked(struct signer *s, uint64_t ticket)
 		m->state = MANY_FREE;
 }
 
+/* Collecting ticket would not wait; see signer.h. */
+static bool
+signer_many_ready_locked(struct signer *s, uint64_t ticket)
+{
+	struct signer_many	*m = many_find(s, ticket);
+
+	while (m != NULL && m->state == MANY_SENT && !s->failed &&
+	    signer_many_receive(s, 0) == 1)
+		;
+	return m == NULL || s->failed ||
+	    (m->state != MANY_SENT && m->state != MANY_QUEUED);
+}
+
 /* ---- the entry points, each under the signer's lock (threads) ---- */
 
 int
@@ -437,6 +450,17 @@ signer_many_collect(struct signer *s, uint64_t ticket,
 
 	pthread_mutex_lock(&s->lock);
 	rv = signer_many_collect_locked(s, ticket, sig, n);
+	pthread_mutex_unlock(&s->lock);
+	return rv;
+}
+
+bool
+signer_many_ready(struct signer *s, uint64_t ticket)
+{
+	bool	rv;
+
+	pthread_mutex_lock(&s->lock);
+	rv = signer_many_ready_locked(s, ticket);
 	pthread_mutex_unlock(&s->lock);
 	return rv;
 }

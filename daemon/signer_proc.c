@@ -49,6 +49,8 @@
 #include "signer_proc.h"
 
 #define PROC_FD		3	/* where the socket moves to */
+#define PROC_PRIO_FD	4	/* ... and the priority socket */
+#define PROC_PRIO_EVERY	4	/* sign-many signatures between looks at it */
 #define PROC_REPLY_SMALL (SIGNER_ROTATE_REPLY_MAX > SIGNER_REPLY_LEN ? \
 			    SIGNER_ROTATE_REPLY_MAX : SIGNER_REPLY_LEN)
 #define PROC_REPLY_MAX	(SIGNER_MANY_REPLY_MAX > PROC_REPLY_SMALL ? \
@@ -61,6 +63,7 @@
 /* Everything the process holds. */
 struct proc {
 	int			 fd;
+	int			 pfd;		/* priority socket, or -1 */
 	const char		*key_file;
 	char			 pending_file[PATH_MAX];	/* KEYFILE.new */
 	struct kg_keypair	*kp;		/* the active key */
@@ -68,9 +71,13 @@ struct proc {
 	const char		*pass_file;	/* NULL or "" when none */
 	bool			 sealed;	/* the key file needs the passphrase */
 	uint8_t			*req;
+	uint8_t			*preq;		/* a priority request */
+	bool			 gone;		/* the parent closed a socket */
 };
 
 static volatile sig_atomic_t	proc_terminate;
+
+static void	proc_prio_serve(struct proc *);
 
 /* One line on stderr, in log.c's format, without stdio. */
 static void __attribute__((format(printf, 1, 2)))
@@ -136,30 +143,40 @@ proc_signals_reset(void)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* Keep the socket (moved to PROC_FD) and stderr; /dev/null on 0 and 1. */
+/*
+ * Keep the sockets (moved to PROC_FD and PROC_PRIO_FD; *pfd may be -1) and
+ * stderr; /dev/null on 0 and 1.
+ */
 static int
-proc_fds_close(int *fd)
+proc_fds_close(int *fd, int *pfd)
 {
-	int	orig = *fd, null;
+	int	a, b = -1, null;
 
-	if (orig != PROC_FD) {
-		if (dup2(orig, PROC_FD) == -1)
-			return -1;
-		*fd = PROC_FD;
-	}
-	if (close_range(PROC_FD + 1, ~0U, 0) == -1) {
+	/* Above the fixed numbers first, so one move cannot undo the other. */
+	if ((a = fcntl(*fd, F_DUPFD, PROC_PRIO_FD + 1)) == -1 ||
+	    (*pfd != -1 && (b = fcntl(*pfd, F_DUPFD, PROC_PRIO_FD + 1)) == -1))
+		return -1;
+	if (dup2(a, PROC_FD) == -1 || (b != -1 && dup2(b, PROC_PRIO_FD) == -1))
+		return -1;
+	if (close_range(b != -1 ? PROC_PRIO_FD + 1 : PROC_FD + 1, ~0U, 0) ==
+	    -1) {
 		long	max = sysconf(_SC_OPEN_MAX);
 
-		for (long i = PROC_FD + 1; i < (max > 0 ? max : 1024); i++)
+		for (long i = b != -1 ? PROC_PRIO_FD + 1 : PROC_FD + 1;
+		    i < (max > 0 ? max : 1024); i++)
 			(void)close((int)i);
 	}
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
 		return -1;
 	if (dup2(null, STDIN_FILENO) == -1 || dup2(null, STDOUT_FILENO) == -1 ||
-	    (orig == STDERR_FILENO && dup2(null, STDERR_FILENO) == -1))
+	    ((*fd == STDERR_FILENO || *pfd == STDERR_FILENO) &&
+	    dup2(null, STDERR_FILENO) == -1))
 		return -1;
-	if (null > STDERR_FILENO && null != PROC_FD)
+	if (null > STDERR_FILENO && null != PROC_FD && null != PROC_PRIO_FD)
 		(void)close(null);
+	*fd = PROC_FD;
+	if (b != -1)
+		*pfd = PROC_PRIO_FD;
 	return 0;
 }
 
@@ -179,15 +196,16 @@ proc_harden(void)
 
 /*
  * Once the key is loaded: no new processes, and no descriptor numbers but
- * 0 to PROC_FD (all open; poll needs a limit above its one descriptor) and
- * one more, which a rotation uses for a moment (signer_proc.h). The hard
- * limit goes down too, so it cannot be raised again.
+ * 0 to PROC_PRIO_FD (open, but for the priority socket when there is none;
+ * poll needs a limit above its descriptors) and one more, which a rotation
+ * uses for a moment (signer_proc.h). The hard limit goes down too, so it
+ * cannot be raised again.
  */
 static void
 proc_limits_drop(void)
 {
 	const struct rlimit	zero = { 0, 0 };
-	const struct rlimit	nofile = { PROC_FD + 2, PROC_FD + 2 };
+	const struct rlimit	nofile = { PROC_PRIO_FD + 2, PROC_PRIO_FD + 2 };
 
 	(void)setrlimit(RLIMIT_NOFILE, &nofile);
 	(void)setrlimit(RLIMIT_NPROC, &zero);
@@ -513,7 +531,7 @@ proc_rotate_abort(struct proc *p, const uint8_t *msg, size_t len)
  * the signatures go after the reply's header, in order (signer_proc.h).
  */
 static uint32_t
-proc_sign_many(const struct kg_keypair *kp, const uint8_t *msg, size_t len,
+proc_sign_many(struct proc *p, const uint8_t *msg, size_t len,
     uint8_t *reply, size_t *rlen)
 {
 	uint32_t	count, plen, i;
@@ -536,7 +554,9 @@ proc_sign_many(const struct kg_keypair *kp, const uint8_t *msg, size_t len,
 		off += SIGNER_MANY_ENTRY_HEADER;
 		if (plen < 1 || plen > KG_PAYLOAD_MAX || plen > len - off)
 			break;
-		if (keys_sign(kp, KG_DOMAIN_LICENSE, msg + off, plen,
+		if (i % PROC_PRIO_EVERY == PROC_PRIO_EVERY - 1)
+			proc_prio_serve(p);
+		if (keys_sign(p->kp, KG_DOMAIN_LICENSE, msg + off, plen,
 		    reply + SIGNER_MANY_REPLY_HEADER + (size_t)i * KG_SIG_LEN) !=
 		    KGE_OK) {
 			proc_log("signing failed: out of memory");
@@ -560,9 +580,10 @@ proc_sign_many(const struct kg_keypair *kp, const uint8_t *msg, size_t len,
  * (PROC_REPLY_MAX bytes) and the reply's length in *rlen.
  */
 static uint32_t
-proc_request(struct proc *p, size_t n, uint8_t *reply, size_t *rlen)
+proc_request(struct proc *p, const uint8_t *req, size_t n, bool prio,
+    uint8_t *reply, size_t *rlen)
 {
-	const uint8_t	*msg = p->req + SIGNER_REQ_HEADER;
+	const uint8_t	*msg = req + SIGNER_REQ_HEADER;
 	uint32_t	 type, len, status;
 
 	/* The small replies' part: a sign-many reply writes all of its own. */
@@ -573,11 +594,17 @@ proc_request(struct proc *p, size_t n, uint8_t *reply, size_t *rlen)
 		    SIGNER_REQ_HEADER, SIGNER_REQ_MAX);
 		return SIGNER_STATUS_REFUSED;
 	}
-	memcpy(&type, p->req, 4);
-	memcpy(&len, p->req + 4, 4);
+	memcpy(&type, req, 4);
+	memcpy(&len, req + 4, 4);
 	if ((size_t)len != n - SIGNER_REQ_HEADER) {
 		proc_log("refused a request that says %u bytes and has %zu", len,
 		    n - SIGNER_REQ_HEADER);
+		return SIGNER_STATUS_REFUSED;
+	}
+	/* Every SIGNER_OP_* is 0x100 or above; domains are below. */
+	if (prio && type >= SIGNER_OP_ROTATE_PREPARE) {
+		proc_log("refused request type %#x on the priority socket "
+		    "(single signatures only)", type);
 		return SIGNER_STATUS_REFUSED;
 	}
 	switch (type) {
@@ -591,58 +618,94 @@ proc_request(struct proc *p, size_t n, uint8_t *reply, size_t *rlen)
 		status = proc_rotate_abort(p, msg, len);
 		break;
 	case SIGNER_OP_SIGN_MANY:
-		status = proc_sign_many(p->kp, msg, len, reply, rlen);
+		status = proc_sign_many(p, msg, len, reply, rlen);
 		break;
 	default:
 		status = proc_request_sign(p->kp, type, msg, len, reply + 4);
 		break;
 	}
 	if (status != SIGNER_STATUS_OK) {
-		memset(reply, 0, PROC_REPLY_MAX);
+		memset(reply, 0, prio ? PROC_REPLY_SMALL : PROC_REPLY_MAX);
 		*rlen = SIGNER_REPLY_LEN;
 	}
 	return status;
 }
 
-/* Serve until end of file, an error or SIGTERM. */
+/*
+ * Receive one request from fd into buf and answer it on fd (reply has room
+ * for the replies prio allows): 1 when one was served, 0 when none was
+ * waiting, -1 when the socket is at its end or broken (p->gone).
+ */
+static int
+proc_serve_one(struct proc *p, int fd, uint8_t *buf, bool prio,
+    uint8_t *reply)
+{
+	uint32_t	status;
+	size_t		rlen;
+	ssize_t		n;
+
+	n = recv(fd, buf, SIGNER_REQ_MAX, MSG_TRUNC | MSG_DONTWAIT);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0) {
+		if (n == -1)
+			proc_log("recv: %s", strerrordesc_np(errno));
+		p->gone = true;
+		return -1;
+	}
+	status = proc_request(p, buf, (size_t)n, prio, reply, &rlen);
+	memcpy(reply, &status, 4);
+	do
+		n = send(fd, reply, rlen, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)rlen) {
+		p->gone = true;
+		return -1;
+	}
+	return 1;
+}
+
+/* Answer every request waiting on the priority socket (see the top). */
+static void
+proc_prio_serve(struct proc *p)
+{
+	uint8_t	reply[PROC_REPLY_SMALL];
+
+	while (p->pfd != -1 && !p->gone &&
+	    proc_serve_one(p, p->pfd, p->preq, true, reply) == 1)
+		;
+}
+
+/*
+ * Serve until end of file, an error or SIGTERM: the priority socket's
+ * requests first, then one of the other socket's at a time.
+ */
 static void
 proc_serve(struct proc *p)
 {
-	struct pollfd	 pfd = { .fd = p->fd, .events = POLLIN };
+	struct pollfd	 pfd[2] = {
+		{ .fd = p->fd, .events = POLLIN },
+		{ .fd = p->pfd, .events = POLLIN },	/* -1: ignored */
+	};
 	uint8_t		 reply[PROC_REPLY_MAX];
-	uint32_t	 status;
 	sigset_t	 blocked, waiting;
-	size_t		 rlen;
-	ssize_t		 n;
 
 	/* SIGTERM is only delivered inside ppoll, so it is never missed. */
 	sigemptyset(&blocked);
 	sigaddset(&blocked, SIGTERM);
 	(void)sigprocmask(SIG_BLOCK, &blocked, &waiting);
 	sigdelset(&waiting, SIGTERM);
-	while (!proc_terminate) {
-		if (ppoll(&pfd, 1, NULL, &waiting) == -1) {
+	while (!proc_terminate && !p->gone) {
+		if (ppoll(pfd, 2, NULL, &waiting) == -1) {
 			if (errno == EINTR)
 				continue;
 			proc_log("poll: %s", strerrordesc_np(errno));
 			return;
 		}
-		n = recv(p->fd, p->req, SIGNER_REQ_MAX, MSG_TRUNC | MSG_DONTWAIT);
-		if (n == 0)
-			return;		/* the parent closed the socket */
-		if (n == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			proc_log("recv: %s", strerrordesc_np(errno));
-			return;
-		}
-		status = proc_request(p, (size_t)n, reply, &rlen);
-		memcpy(reply, &status, 4);
-		do
-			n = send(p->fd, reply, rlen, MSG_NOSIGNAL);
-		while (n == -1 && errno == EINTR);
-		if (n != (ssize_t)rlen)
-			return;
+		if (pfd[1].revents != 0)
+			proc_prio_serve(p);
+		if (pfd[0].revents != 0 && !p->gone)
+			(void)proc_serve_one(p, p->fd, p->req, false, reply);
 	}
 }
 
@@ -653,11 +716,12 @@ proc_free(struct proc *p)
 	keypair_free(p->kp);
 	keypair_free(p->pending);
 	free(p->req);
+	free(p->preq);
 }
 
 /* The signer process: never returns. */
 void
-signer_proc_main(int fd, const char *key_file, const char *pass_file)
+signer_proc_main(int fd, int pfd, const char *key_file, const char *pass_file)
 {
 	struct proc	 p;
 	char		 text[SIGNER_TEXT_MAX];
@@ -672,16 +736,18 @@ signer_proc_main(int fd, const char *key_file, const char *pass_file)
 		snprintf(text, sizeof(text), "cannot disable core dumps and ptrace "
 		    "for the signer process: %s", strerrordesc_np(errno));
 		rc = KGE_IO;
-	} else if (proc_fds_close(&fd) == -1) {
+	} else if (proc_fds_close(&fd, &pfd) == -1) {
 		snprintf(text, sizeof(text), "cannot close the signer process's "
 		    "descriptors: %s", strerrordesc_np(errno));
 		rc = KGE_IO;
-	} else if ((p.req = malloc(SIGNER_REQ_MAX)) == NULL) {
+	} else if ((p.req = malloc(SIGNER_REQ_MAX)) == NULL ||
+	    (p.preq = malloc(SIGNER_REQ_MAX)) == NULL) {
 		snprintf(text, sizeof(text), "%s", kge_strerror(KGE_NOMEM));
 		rc = KGE_NOMEM;
 	} else
 		rc = proc_key_load(&p, text, sizeof(text));
 	p.fd = fd;
+	p.pfd = pfd;
 	proc_limits_drop();
 	if (proc_hello_send(fd, rc, p.kp, p.pending, text) == -1 || rc != KGE_OK) {
 		proc_free(&p);

@@ -66,9 +66,18 @@
  *   answered in order. A request is at most SIGNER_REQ_MAX bytes like any
  *   other; the parent's send buffer holds SIGNER_MANY_INFLIGHT of them.
  *
+ * The priority socket: a second socketpair of the same framing, for
+ * single signatures only (a request of another type is refused there).
+ * Whatever waits on it is served before the next request of the first
+ * socket, and between the signatures of a sign-many request, every
+ * PROC_PRIO_EVERY of them: an update check's reply signature waits for the
+ * signature being made, not for a bulk issue's queue of sign-many requests
+ * (27 ms of signing, daemon/admin_issue.c). A priority request is answered
+ * on the priority socket.
+ *
  * Each rotation op needs one descriptor at a time for a moment (the
  * passphrase file, KEYFILE, KEYFILE.new, the directory for fsync), so
- * RLIMIT_NOFILE is PROC_FD + 2: one number above the fixed ones, free
+ * RLIMIT_NOFILE is PROC_PRIO_FD + 2: one number above the fixed ones, free
  * while no rotation runs.
  */
 #ifndef KG_SIGNER_PROC_H
@@ -116,14 +125,15 @@ enum signer_status {
 
 /*
  * The child's whole life after fork(): shield itself from ptrace and core
- * dumps, close every descriptor but fd and stderr, load key_file (sealed:
- * with the first line of pass_file, NULL or "" when none) and a pending
- * key_file.new when there is one, send the hello and serve requests until
- * fd reaches end of file or SIGTERM arrives. The passphrase is wiped once
- * the keys are loaded; a rotation reads it again. Never returns; the keys
- * are wiped before a normal exit.
+ * dumps, close every descriptor but fd, pfd (the priority socket, or -1
+ * for none) and stderr, load key_file (sealed: with the first line of
+ * pass_file, NULL or "" when none) and a pending key_file.new when there
+ * is one, send the hello on fd and serve requests until fd reaches end of
+ * file or SIGTERM arrives. The passphrase is wiped once the keys are
+ * loaded; a rotation reads it again. Never returns; the keys are wiped
+ * before a normal exit.
  */
-void	signer_proc_main(int fd, const char *key_file, const char *pass_file)
-	    __attribute__((noreturn));
+void	signer_proc_main(int fd, int pfd, const char *key_file,
+	    const char *pass_file) __attribute__((noreturn));
 
 #endif

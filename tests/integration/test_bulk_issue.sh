@@ -198,6 +198,35 @@ expect_eq "busy: checks answered within 2 s during the issue" "$slow" 0
 check "busy: ... while the issue was running" test "$during" -lt "$NBIG"
 expect_eq "busy: the issue finished" "$rc $(wc -l <"$T/busy.keys")" "0 $NBIG"
 
+# ---- an issue never holds the loop waiting for the signer ----
+# The signer process is stopped in the middle of an issue: keygated goes on
+# serving the admin socket (the issue's steps only look for signatures that
+# are in), and once the signer goes on the issue finishes, with the same
+# signer process: nothing waited for it long enough to give up on it.
+adm key issue BULK STD --licensee "Stopped Ltd" --count "$NBIG" \
+    >"$T/stop.keys" 2>/dev/null &
+busy=$!
+for i in $(seq 200); do
+	[ -s "$T/stop.keys" ] && break
+	sleep 0.05
+done
+SP=$(kg_signer_pid "$KG_PID")
+kill -STOP "$SP"
+sleep 0.3
+rc=$(rc_of "$ADMIN" --data "$D" --timeout 2 product list)
+stopped_at=$(wc -l <"$T/stop.keys")
+kill -CONT "$SP"
+wait "$busy"
+brc=$?
+expect_eq "signer stopped: the admin socket still answers" "$rc" 0
+check "signer stopped: ... listing the products" grep -q BULK "$T/out"
+check "signer stopped: ... in the middle of the issue" \
+    test "$stopped_at" -lt "$NBIG"
+expect_eq "signer stopped: the issue finished once it went on" \
+    "$brc $(wc -l <"$T/stop.keys")" "0 $NBIG"
+expect_eq "signer stopped: the same signer process" \
+    "$(kg_signer_pid "$KG_PID")" "$SP"
+
 # ---- SIGKILL in the middle of an issue ----
 adm key issue KILL STD --licensee "Killed Ltd" --count "$NBIG" \
     >"$T/kill.keys" 2>"$T/kill.err" &

@@ -80,13 +80,15 @@ if command -v ps >/dev/null; then
 fi
 check "signer: no core dumps" \
     grep -Eq '^Max core file size +0 +0 ' "/proc/$S1/limits"
-# Descriptors 0-3 and one more, which only a signing-key rotation uses.
+# Descriptors 0-4 and one more, which only a signing-key rotation uses.
 check "signer: cannot open new files (but one, for a rotation)" \
-    grep -Eq '^Max open files +5 +5 ' "/proc/$S1/limits"
-expect_eq "signer: descriptors are stdin, stdout, stderr and its socket" \
-    "$(ls "/proc/$S1/fd" | sort -n | tr '\n' ' ')" "0 1 2 3 "
+    grep -Eq '^Max open files +6 +6 ' "/proc/$S1/limits"
+expect_eq "signer: descriptors are stdin, stdout, stderr and its sockets" \
+    "$(ls "/proc/$S1/fd" | sort -n | tr '\n' ' ')" "0 1 2 3 4 "
 expect_eq "signer: stdin is /dev/null" "$(readlink "/proc/$S1/fd/0")" /dev/null
 check "signer: fd 3 is its socket" sh -c "readlink /proc/$S1/fd/3 | grep -q '^socket:'"
+check "signer: fd 4 is its priority socket" \
+    sh -c "readlink /proc/$S1/fd/4 | grep -q '^socket:'"
 check "keygated itself has no descriptor on the key file" \
     sh -c "! ls -l /proc/$KG_PID/fd | grep -q signing.key"
 

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -232,7 +233,7 @@ test_proc_refuses(void **state)
 	assert_true((pid = fork()) != -1);
 	if (pid == 0) {
 		close(sv[0]);
-		signer_proc_main(sv[1], keypath, NULL);
+		signer_proc_main(sv[1], -1, keypath, NULL);
 	}
 	close(sv[1]);
 	assert_true(recv(sv[0], hello, sizeof(hello), 0) >= SIGNER_HELLO_HEADER);
@@ -402,6 +403,175 @@ test_many_interleaved(void **state)
 	free(p);
 }
 
+/* Send one raw request packet on fd (the reply is read apart). */
+static void
+raw_send(int fd, uint32_t type, const uint8_t *msg, size_t len)
+{
+	uint8_t		*pkt;
+	uint32_t	 v = (uint32_t)len;
+
+	assert_non_null(pkt = malloc(SIGNER_REQ_HEADER + len));
+	memcpy(pkt, &type, 4);
+	memcpy(pkt + 4, &v, 4);
+	if (len > 0)
+		memcpy(pkt + SIGNER_REQ_HEADER, msg, len);
+	assert_int_equal(send(fd, pkt, SIGNER_REQ_HEADER + len, 0),
+	    (ssize_t)(SIGNER_REQ_HEADER + len));
+	free(pkt);
+}
+
+/*
+ * The process with a priority socket: a signature waiting there is served
+ * before a sign-many request waiting on the other socket, and on the
+ * priority socket nothing but single signatures is taken.
+ */
+static void
+test_proc_priority_first(void **state)
+{
+	struct kg_keypair	*kp = seed_keypair(SEED);
+	struct payloads		*p;
+	struct pollfd		 pfd;
+	uint8_t			 hello[SIGNER_HELLO_MAX], msg[32], *many;
+	uint8_t			 reply[SIGNER_MANY_REPLY_MAX];
+	uint32_t		 v, status;
+	size_t			 i, off, rlen;
+	bool			 first = false;
+	pid_t			 pid;
+	int			 sv[2], pv[2], st, round;
+
+	(void)state;
+	assert_non_null(p = calloc(1, sizeof(*p)));
+	assert_non_null(many = malloc(SIGNER_MSG_MAX));
+	payloads_make(p, SIGNER_MANY_MAX, 100, 9);
+	v = (uint32_t)p->n;
+	memcpy(many, &v, 4);
+	for (i = 0, off = 4; i < p->n; i++) {
+		v = (uint32_t)p->len[i];
+		memcpy(many + off, &v, 4);
+		memcpy(many + off + 4, p->ptr[i], p->len[i]);
+		off += 4 + p->len[i];
+	}
+	memset(msg, 0x44, sizeof(msg));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, pv), 0);
+	assert_true((pid = fork()) != -1);
+	if (pid == 0) {
+		close(sv[0]);
+		close(pv[0]);
+		signer_proc_main(sv[1], pv[1], keypath, NULL);
+	}
+	close(sv[1]);
+	close(pv[1]);
+	assert_true(recv(sv[0], hello, sizeof(hello), 0) >= SIGNER_HELLO_HEADER);
+	memcpy(&v, hello, 4);
+	assert_int_equal(v, KGE_OK);
+
+	/*
+	 * Stopped, it finds both waiting when it goes on, and answers the
+	 * signature first: the 512 signatures are not there yet when its
+	 * reply is (7 ms or more; a round is tried again when the test itself
+	 * was held up that long, 3 rounds at most).
+	 */
+	pfd.fd = sv[0];
+	pfd.events = POLLIN;
+	for (round = 0; round < 3 && !first; round++) {
+		assert_int_equal(kill(pid, SIGSTOP), 0);
+		raw_send(sv[0], SIGNER_OP_SIGN_MANY, many, off);
+		raw_send(pv[0], KG_DOMAIN_REPLY, msg, sizeof(msg));
+		assert_int_equal(kill(pid, SIGCONT), 0);
+		assert_int_equal(recv(pv[0], reply, sizeof(reply), 0),
+		    SIGNER_REPLY_LEN);
+		first = poll(&pfd, 1, 0) == 0;
+		memcpy(&status, reply, 4);
+		assert_int_equal(status, SIGNER_STATUS_OK);
+		assert_int_equal(keys_verify(kp->pk, KG_DOMAIN_REPLY, msg,
+		    sizeof(msg), reply + 4), KGE_OK);
+		assert_int_equal(recv(sv[0], reply, sizeof(reply), 0),
+		    (ssize_t)(SIGNER_MANY_REPLY_HEADER + p->n * KG_SIG_LEN));
+		memcpy(&status, reply, 4);
+		assert_int_equal(status, SIGNER_STATUS_OK);
+		payloads_check(p, (uint8_t (*)[KG_SIG_LEN])(reply +
+		    SIGNER_MANY_REPLY_HEADER));
+	}
+	assert_true(first);
+
+	/* Only single signatures on the priority socket; it lives on. */
+	assert_int_equal(raw_request(pv[0], SIGNER_OP_SIGN_MANY, many, off,
+	    &rlen), SIGNER_STATUS_REFUSED);
+	assert_int_equal(rlen, SIGNER_REPLY_LEN);
+	assert_int_equal(raw_request(pv[0], SIGNER_OP_ROTATE_ABORT, msg, 32,
+	    &rlen), SIGNER_STATUS_REFUSED);
+	assert_int_equal(raw_request(pv[0], KG_DOMAIN_ROTATION, msg, 32,
+	    &rlen), SIGNER_STATUS_REFUSED);
+	assert_int_equal(raw_request(pv[0], KG_DOMAIN_LICENSE, msg, 32,
+	    &rlen), SIGNER_STATUS_OK);
+	assert_int_equal(raw_request(sv[0], KG_DOMAIN_LICENSE, msg, 32,
+	    &rlen), SIGNER_STATUS_OK);
+	close(sv[0]);
+	close(pv[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	keypair_free(kp);
+	free(many);
+	free(p);
+}
+
+/*
+ * signer_sign while a bulk issue's sign-many requests are queued: its
+ * signature is made between theirs, so it returns while the first of them
+ * is still being signed (signer_many_ready says so without waiting), and
+ * every request still gets its own signatures. A request of 512 is 7 ms
+ * of signing or more, and the signature is asked for 2 ms into it; a round
+ * is tried again when the test itself was held up that long (3 rounds at
+ * most).
+ */
+static void
+test_many_sign_overtakes(void **state)
+{
+	struct kg_keypair	*kp = seed_keypair(SEED);
+	struct payloads		*p;
+	struct signer		*s;
+	uint8_t			 msg[32], one[KG_SIG_LEN];
+	uint8_t			(*sig)[KG_SIG_LEN];
+	const struct timespec	 busy = { 0, 2 * 1000 * 1000 };
+	uint64_t		 t[SIGNER_MANY_INFLIGHT];
+	bool			 overtook = false;
+	int			 round, i;
+
+	(void)state;
+	assert_non_null(p = calloc(SIGNER_MANY_INFLIGHT, sizeof(*p)));
+	assert_non_null(sig = calloc(SIGNER_MANY_MAX, KG_SIG_LEN));
+	memset(msg, 0x55, sizeof(msg));
+	s = open_ok("plain.key", NULL);
+	for (i = 0; i < SIGNER_MANY_INFLIGHT; i++)
+		payloads_make(&p[i], SIGNER_MANY_MAX, 100, (uint8_t)(i + 20));
+	for (round = 0; round < 3 && !overtook; round++) {
+		for (i = 0; i < SIGNER_MANY_INFLIGHT; i++)
+			assert_int_equal(signer_many_submit(s, p[i].ptr,
+			    p[i].len, p[i].n, &t[i]), 0);
+		/* Well into the first request's signatures. */
+		nanosleep(&busy, NULL);
+		assert_int_equal(signer_sign(s, KG_DOMAIN_REPLY, msg,
+		    sizeof(msg), one), 0);
+		overtook = !signer_many_ready(s, t[0]);
+		assert_int_equal(keys_verify(kp->pk, KG_DOMAIN_REPLY, msg,
+		    sizeof(msg), one), KGE_OK);
+		for (i = 0; i < SIGNER_MANY_INFLIGHT; i++) {
+			assert_int_equal(signer_many_collect(s, t[i], sig,
+			    p[i].n), 0);
+			payloads_check(&p[i], sig);
+			assert_true(signer_many_ready(s, t[i]));
+		}
+	}
+	assert_true(overtook);
+	assert_int_equal(signer_many_outstanding(s), 0);
+	assert_false(signer_failed(s));
+	signer_close(s);
+	keypair_free(kp);
+	free(sig);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -411,6 +581,8 @@ main(void)
 		cmocka_unit_test(test_proc_refuses),
 		cmocka_unit_test(test_many_restart),
 		cmocka_unit_test(test_many_interleaved),
+		cmocka_unit_test(test_proc_priority_first),
+		cmocka_unit_test(test_many_sign_overtakes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, signer_fixture_teardown);
