@@ -14,8 +14,9 @@
  * - backup takes an absolute path that does not exist yet, in a directory
  *   keygated can write (it writes the file, as its own user, mode 0600).
  *   The copy runs in a thread of its own, so the event loop keeps serving
- *   products and other admins meanwhile; each step waits for it at most
- *   BACKUP_WAIT_MSEC. This relies on the store's backup op being safe to
+ *   products and other admins meanwhile; a step looks whether it ended,
+ *   without waiting, and asks for the next look BACKUP_WAIT_MSEC later
+ *   (admin_op_wait_ms). This relies on the store's backup op being safe to
  *   run beside the loop's own store calls: the LMDB store's is (it copies
  *   in its own read transaction, MDB_NOTLS, and uses no cached state). An
  *   admin connection that goes away during a backup waits for the copy to
@@ -31,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -42,7 +42,7 @@
 #include "log.h"
 #include "store.h"
 
-#define BACKUP_WAIT_MSEC	5	/* longest wait for the copy per step */
+#define BACKUP_WAIT_MSEC	5	/* between two looks at the copy */
 
 /* ---- audit ---- */
 
@@ -172,7 +172,6 @@ struct backup_job {
 	char		 path[PATH_MAX];
 	pthread_t	 thread;
 	pthread_mutex_t	 lock;
-	pthread_cond_t	 cond;
 	bool		 finished;	/* under lock */
 	int		 rc;		/* the store's result, once finished */
 	int64_t		 start;		/* admin_clock_msec */
@@ -188,7 +187,6 @@ backup_run(void *arg)
 	pthread_mutex_lock(&job->lock);
 	job->rc = rc;
 	job->finished = true;
-	pthread_cond_signal(&job->cond);
 	pthread_mutex_unlock(&job->lock);
 	return NULL;
 }
@@ -200,7 +198,6 @@ backup_job_free(void *arg)
 	struct backup_job	*job = arg;
 
 	pthread_join(job->thread, NULL);
-	pthread_cond_destroy(&job->cond);
 	pthread_mutex_destroy(&job->lock);
 	free(job);
 }
@@ -267,11 +264,9 @@ backup_start(struct admin_op *op)
 	job->st = op->d->store;
 	job->start = admin_clock_msec();
 	pthread_mutex_init(&job->lock, NULL);
-	pthread_cond_init(&job->cond, NULL);
 	if ((rc = pthread_create(&job->thread, NULL, backup_run, job)) != 0) {
 		log_error("%s: pthread_create: %s", __func__, strerror(rc));
-		pthread_cond_destroy(&job->cond);
-		pthread_mutex_destroy(&job->lock);
+			pthread_mutex_destroy(&job->lock);
 		free(job);
 		admin_reply_error(op, "internal", "cannot start the backup: "
 		    "see keygated's log");
@@ -283,23 +278,13 @@ backup_start(struct admin_op *op)
 	return 0;
 }
 
-/* true once the copy has ended, after waiting at most BACKUP_WAIT_MSEC. */
+/* true once the copy has ended; never waits for it. */
 static bool
-backup_wait(struct backup_job *job)
+backup_finished(struct backup_job *job)
 {
-	struct timespec	until;
-	bool		finished;
+	bool	finished;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += BACKUP_WAIT_MSEC * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&job->lock);
-	while (!job->finished &&
-	    pthread_cond_timedwait(&job->cond, &job->lock, &until) == 0)
-		;
 	finished = job->finished;
 	pthread_mutex_unlock(&job->lock);
 	return finished;
@@ -315,8 +300,10 @@ admin_audit_backup(struct admin_op *op)
 	if (op->job == NULL && backup_start(op) == -1)
 		return false;
 	job = op->job;
-	if (!backup_wait(job))
+	if (!backup_finished(job)) {
+		op->wait_ms = BACKUP_WAIT_MSEC;
 		return true;
+	}
 	if (job->rc == STORE_EXISTS) {
 		admin_reply_error(op, "exists", "%s exists: a backup never "
 		    "overwrites a file; give a new file name", job->path);
