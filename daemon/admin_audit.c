@@ -13,22 +13,20 @@
  *   a damaged or altered record has them) are shown as '?'.
  * - backup takes an absolute path that does not exist yet, in a directory
  *   keygated can write (it writes the file, as its own user, mode 0600).
- *   The copy runs in a thread of its own, so the event loop keeps serving
- *   products and other admins meanwhile; a step looks whether it ended,
- *   without waiting, and asks for the next look BACKUP_WAIT_MSEC later
- *   (admin_op_wait_ms). This relies on the store's backup op being safe to
- *   run beside the loop's own store calls: the LMDB store's is (it copies
- *   in its own read transaction, MDB_NOTLS, and uses no cached state). An
- *   admin connection that goes away during a backup waits for the copy to
- *   end when its op is freed (so does shutdown). A backup is not a change
- *   and writes no audit record; it is logged.
+ *   The copy runs in a thread of its own (admin_bg), so the event loop
+ *   keeps serving checks and other admins meanwhile; a step looks whether
+ *   it ended, without waiting. This relies on the store's backup op being
+ *   safe to run beside the loop's own store calls: the LMDB store's is (it
+ *   copies in its own read transaction, MDB_NOTLS, and uses no cached
+ *   state). An admin connection that goes away during a backup waits for
+ *   the copy to end when its op is freed (so does shutdown). A backup is
+ *   not a change and writes no audit record; it is logged.
  */
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +40,6 @@
 #include "log.h"
 #include "store.h"
 
-#define BACKUP_WAIT_MSEC	5	/* between two looks at the copy */
 
 /* ---- audit ---- */
 
@@ -170,25 +167,16 @@ admin_audit_list(struct admin_op *op)
 struct backup_job {
 	struct store	*st;
 	char		 path[PATH_MAX];
-	pthread_t	 thread;
-	pthread_mutex_t	 lock;
-	bool		 finished;	/* under lock */
-	int		 rc;		/* the store's result, once finished */
+	struct admin_bg	 bg;		/* the copying thread */
 	int64_t		 start;		/* admin_clock_msec */
 };
 
-static void *
+static int
 backup_run(void *arg)
 {
 	struct backup_job	*job = arg;
-	int			 rc;
 
-	rc = job->st->ops->backup(job->st, job->path);
-	pthread_mutex_lock(&job->lock);
-	job->rc = rc;
-	job->finished = true;
-	pthread_mutex_unlock(&job->lock);
-	return NULL;
+	return job->st->ops->backup(job->st, job->path);
 }
 
 /* Wait for the copy to end (it cannot be stopped halfway), then free job. */
@@ -197,8 +185,7 @@ backup_job_free(void *arg)
 {
 	struct backup_job	*job = arg;
 
-	pthread_join(job->thread, NULL);
-	pthread_mutex_destroy(&job->lock);
+	admin_bg_fini(&job->bg);
 	free(job);
 }
 
@@ -263,10 +250,10 @@ backup_start(struct admin_op *op)
 	}
 	job->st = op->d->store;
 	job->start = admin_clock_msec();
-	pthread_mutex_init(&job->lock, NULL);
-	if ((rc = pthread_create(&job->thread, NULL, backup_run, job)) != 0) {
+	admin_bg_init(&job->bg);
+	if ((rc = admin_bg_start(&job->bg, job->st, backup_run, job)) != 0) {
 		log_error("%s: pthread_create: %s", __func__, strerror(rc));
-			pthread_mutex_destroy(&job->lock);
+		admin_bg_fini(&job->bg);
 		free(job);
 		admin_reply_error(op, "internal", "cannot start the backup: "
 		    "see keygated's log");
@@ -276,18 +263,6 @@ backup_start(struct admin_op *op)
 	op->job_free = backup_job_free;
 	log_info("admin: %s: backup to %s started", op->actor, job->path);
 	return 0;
-}
-
-/* true once the copy has ended; never waits for it. */
-static bool
-backup_finished(struct backup_job *job)
-{
-	bool	finished;
-
-	pthread_mutex_lock(&job->lock);
-	finished = job->finished;
-	pthread_mutex_unlock(&job->lock);
-	return finished;
 }
 
 /* backup: a consistent compacted copy of the store into a new file. */
@@ -300,17 +275,17 @@ admin_audit_backup(struct admin_op *op)
 	if (op->job == NULL && backup_start(op) == -1)
 		return false;
 	job = op->job;
-	if (!backup_finished(job)) {
-		op->wait_ms = BACKUP_WAIT_MSEC;
+	if (!admin_bg_done(&job->bg)) {
+		op->wait_ms = ADMIN_BG_LOOK_MSEC;
 		return true;
 	}
-	if (job->rc == STORE_EXISTS) {
+	if (job->bg.rc == STORE_EXISTS) {
 		admin_reply_error(op, "exists", "%s exists: a backup never "
 		    "overwrites a file; give a new file name", job->path);
 		return false;
 	}
-	if (job->rc != STORE_OK) {
-		admin_reply_store_error(op, job->rc, "writing the backup");
+	if (job->bg.rc != STORE_OK) {
+		admin_reply_store_error(op, job->bg.rc, "writing the backup");
 		return false;
 	}
 	if (stat(job->path, &sb) == -1) {

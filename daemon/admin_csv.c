@@ -28,8 +28,9 @@
  *   reported), then all rows go into the store in one transaction
  *   (license_import). So a file is limited to ADMIN_IMPORT_ROWS_MAX rows;
  *   a larger one is refused whole: split it, each part is all or nothing.
- *   The transaction holds up the event loop while it runs (about a second
- *   per 100,000 rows); the checks run in steps of ADMIN_STEP_MSEC.
+ *   The transaction (about a second per 100,000 rows) runs in a thread of
+ *   its own (admin_bg), so update checks are answered meanwhile; the
+ *   checks of the rows run in steps of ADMIN_STEP_MSEC.
  * - A row is checked as key.issue checks its arguments (codes, UTF-8
  *   licensee without control characters: a key cannot carry a line break,
  *   strict dates), and: the product and edition exist, support_expiry is
@@ -99,6 +100,11 @@ struct import_session {
 	char			 ed_code[KG_CODE_MAX + 1];
 	int			 ed_rc;
 	struct store_edition	 ed;
+	/* the transaction, in a thread of its own (admin_bg) */
+	struct admin_bg		 bg;
+	struct store		*st;
+	struct store_audit	 audit;
+	size_t			 bad;		/* license_import's */
 };
 
 static struct import_session	*sessions[IMPORT_SESSIONS_MAX];
@@ -111,6 +117,7 @@ session_free(void *arg)
 
 	if (s == NULL)
 		return;
+	admin_bg_fini(&s->bg);		/* a transaction runs to its end */
 	for (i = 0; i < s->nerr; i++)
 		free(s->err[i].text);
 	free(s->err);
@@ -676,30 +683,61 @@ nomem:
 	    "see keygated's log");
 }
 
-/* Everything checked and good: write all rows in one transaction. */
-static void
+/* The transaction's thread: all rows in one license_import. */
+static int
+import_run(void *arg)
+{
+	struct import_session	*s = arg;
+
+	return s->st->ops->license_import(s->st, s->lic, s->n, &s->audit,
+	    &s->bad);
+}
+
+/*
+ * Everything checked and good: write all rows in one transaction, in a
+ * thread of its own (import_commit_end answers once it is done). true
+ * while it runs, false when the reply is made.
+ */
+static bool
 import_commit(struct admin_op *op, struct import_session *s)
 {
-	struct store		*st = op->d->store;
-	struct store_audit	 audit;
-	json_t			*v, *errors;
-	size_t			 bad = s->n, given = 0, i;
-	int			 rc;
+	size_t	given = 0, i;
+	int	rc;
 
 	if (s->dry_run) {
 		log_info("admin: %s: key.import %s --dry-run: %zu rows are "
 		    "good", op->actor, s->file, s->n);
 		admin_reply_result(op, json_pack("{s:I,s:I,s:b}", "imported",
 		    (json_int_t)0, "rows", (json_int_t)s->n, "dry_run", 1));
-		return;
+		return false;
 	}
 	for (i = 0; i < s->n; i++)
 		if (s->lic[i].lic.regno[0] != '\0')
 			given++;
-	store_audit_fill(&audit, daemon_now(op->d), op->actor, "key.import",
-	    s->file, "%zu licenses from the file %s (%zu with their own "
-	    "registration numbers); one transaction", s->n, s->file, given);
-	rc = st->ops->license_import(st, s->lic, s->n, &audit, &bad);
+	store_audit_fill(&s->audit, daemon_now(op->d), op->actor,
+	    "key.import", s->file, "%zu licenses from the file %s (%zu with "
+	    "their own registration numbers); one transaction", s->n,
+	    s->file, given);
+	s->st = op->d->store;
+	s->bad = s->n;
+	if ((rc = admin_bg_start(&s->bg, s->st, import_run, s)) != 0) {
+		log_error("%s: pthread_create: %s", __func__, strerror(rc));
+		admin_reply_error(op, "internal", "cannot start the import: "
+		    "see keygated's log");
+		return false;
+	}
+	op->wait_ms = ADMIN_BG_LOOK_MSEC;
+	return true;
+}
+
+/* The transaction is done: the reply. */
+static void
+import_commit_end(struct admin_op *op, struct import_session *s)
+{
+	json_t	*v, *errors;
+	size_t	 bad = s->bad;
+	int	 rc = s->bg.rc;
+
 	if (rc == STORE_EXISTS && bad < s->n) {
 		errors = json_pack("{s:[{s:I,s:s}],s:I,s:I}", "errors", "line",
 		    (json_int_t)s->line[bad], "error", "regno was stored "
@@ -734,6 +772,14 @@ import_step(struct admin_op *op, struct import_session *s)
 {
 	int64_t	start = admin_clock_msec();
 
+	if (s->bg.running) {
+		if (!admin_bg_done(&s->bg)) {
+			op->wait_ms = ADMIN_BG_LOOK_MSEC;
+			return true;
+		}
+		import_commit_end(op, s);
+		return false;
+	}
 	while (s->next < s->n) {
 		if (row_check_store(op, s, s->next++) == -1)
 			return false;
@@ -751,7 +797,7 @@ import_step(struct admin_op *op, struct import_session *s)
 		admin_reply_error(op, "bad_request", "%s: no rows to import",
 		    op->entry->name);
 	else
-		import_commit(op, s);
+		return import_commit(op, s);
 	return false;
 }
 
@@ -776,6 +822,7 @@ session_new(struct admin_op *op, size_t *slot)
 		    "keygated's log");
 		return NULL;
 	}
+	admin_bg_init(&s->bg);
 	randombytes_buf(id, sizeof(id));
 	sodium_bin2hex(s->id, sizeof(s->id), id, sizeof(id));
 	snprintf(s->actor, sizeof(s->actor), "%s", op->actor);

@@ -10,8 +10,7 @@
  * - store: license_create_many stores up to ISSUE_BATCH licenses in one
  *   transaction (serials, regnos and an audit record each) into a ring
  *   of two batches, whenever the ring has room, in a thread of its own
- *   (at a lower priority than the event loop) for a batch of
- *   ISSUE_THREAD_MIN keys or more;
+ *   (admin_bg) for a batch of ISSUE_THREAD_MIN keys or more;
  * - sign: ISSUE_INFLIGHT sign-many requests of ISSUE_CHUNK stored
  *   keys are kept in flight (signer_many.c), also while the event loop
  *   runs between steps, so the signer process signs while keygated stores
@@ -62,14 +61,10 @@
  *   names a key that no longer signs it, which only makes `signing-key
  *   compromise` of the old key list that license for reissue too.
  */
-#include <sys/resource.h>
-
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -91,7 +86,6 @@
 #define ISSUE_FRAME_BYTES	(128 * 1024)	/* a streamed step's frame */
 #define ISSUE_WAIT_MSEC		1	/* the next look when nothing is in */
 #define ISSUE_THREAD_MIN	1000	/* keys a batch stored by a thread */
-#define ISSUE_THREAD_NICE	10	/* ... which runs at this nice value */
 #define ISSUE_MEMBERS_MAX	64	/* "common":,"issued":N,"of":M */
 
 #if ISSUE_CHUNK > SIGNER_MANY_MAX || ISSUE_INFLIGHT > SIGNER_MANY_SLOTS
@@ -114,11 +108,7 @@ struct issue_chunk {
 
 /* A batch stored by a thread of its own (issue_store). */
 struct issue_storing {
-	pthread_t			 thread;
-	pthread_mutex_t			 lock;
-	bool				 running;	/* started, not joined */
-	bool				 done;		/* under lock */
-	int				 rc;		/* once done */
+	struct admin_bg			 bg;
 	struct store			*st;
 	const struct store_license	*tmpl;
 	struct store_audit		 audit;
@@ -169,18 +159,17 @@ static void
 issue_job_free(void *arg)
 {
 	struct issue_job	*job = arg;
+	bool			 storing;
 
 	if (job == NULL)
 		return;
 	if (job->chunk != NULL)
 		issue_cancel(job);
 	/* A transaction cannot be stopped halfway: wait for it. */
-	if (job->storing.running) {
-		pthread_join(job->storing.thread, NULL);
-		if (job->storing.rc == STORE_OK)
-			job->stored += job->storing.n;
-	}
-	pthread_mutex_destroy(&job->storing.lock);
+	storing = job->storing.bg.running;
+	admin_bg_fini(&job->storing.bg);
+	if (storing && job->storing.bg.rc == STORE_OK)
+		job->stored += job->storing.n;
 	/* Keys stored and never answered: say so once, they stay issued. */
 	if (!job->finished && job->stored > 0)
 		log_warn("admin: %s: key.issue %s %s stopped (the connection "
@@ -296,7 +285,7 @@ issue_start(struct admin_op *op)
 		    "keygated's log");
 		return -1;
 	}
-	pthread_mutex_init(&job->storing.lock, NULL);
+	admin_bg_init(&job->storing.bg);
 	op->job = job;
 	op->job_free = issue_job_free;
 	if (issue_license_prepare(&ed.policy, product, edition, licensee,
@@ -355,39 +344,14 @@ issue_stored(struct admin_op *op, struct issue_job *job, uint32_t n, int rc)
 	job->stored += n;
 }
 
-/* The storing thread: one license_create_many. */
-static void *
+/* The storing thread's work: one license_create_many. */
+static int
 issue_store_run(void *arg)
 {
 	struct issue_storing	*sg = arg;
-	int			 rc;
 
-	/* Behind the event loop for the CPU: a check preempts the batch. */
-	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), ISSUE_THREAD_NICE);
-	rc = sg->st->ops->license_create_many(sg->st, sg->tmpl, sg->n,
+	return sg->st->ops->license_create_many(sg->st, sg->tmpl, sg->n,
 	    &sg->audit, sg->out);
-	store_thread_end(sg->st);
-	pthread_mutex_lock(&sg->lock);
-	sg->rc = rc;
-	sg->done = true;
-	pthread_mutex_unlock(&sg->lock);
-	return NULL;
-}
-
-/* The batch being stored by a thread is stored: true, its thread joined. */
-static bool
-issue_store_done(struct issue_storing *sg)
-{
-	bool	done;
-
-	pthread_mutex_lock(&sg->lock);
-	done = sg->done;
-	pthread_mutex_unlock(&sg->lock);
-	if (done) {
-		pthread_join(sg->thread, NULL);
-		sg->running = false;
-	}
-	return done;
 }
 
 /*
@@ -410,9 +374,9 @@ issue_store(struct admin_op *op, struct issue_job *job)
 	uint32_t		 n = job->count - job->stored;
 	int			 rc;
 
-	if (sg->running) {
-		if (issue_store_done(sg))
-			issue_stored(op, job, sg->n, sg->rc);
+	if (sg->bg.running) {
+		if (admin_bg_done(&sg->bg))
+			issue_stored(op, job, sg->n, sg->bg.rc);
 		return;
 	}
 	if (n > ISSUE_BATCH)
@@ -438,12 +402,9 @@ issue_store(struct admin_op *op, struct issue_job *job)
 	sg->tmpl = &job->tmpl;
 	sg->n = n;
 	sg->out = issue_key(job, job->stored);
-	sg->done = false;
 	if (n >= ISSUE_THREAD_MIN &&
-	    (rc = pthread_create(&sg->thread, NULL, issue_store_run, sg)) == 0) {
-		sg->running = true;
+	    (rc = admin_bg_start(&sg->bg, st, issue_store_run, sg)) == 0)
 		return;
-	}
 	if (n >= ISSUE_THREAD_MIN)
 		log_warn("admin: key.issue: cannot start a thread to store "
 		    "keys (%s): storing them in the event loop", strerror(rc));
@@ -671,8 +632,8 @@ admin_issue_keys(struct admin_op *op)
 		} else if (!job->failed && job->submitted < job->stored)
 			(void)issue_answer_alone(op, job);
 		else {
-			if (job->storing.running)
-				op->wait_ms = ISSUE_WAIT_MSEC;
+			if (job->storing.bg.running)
+				op->wait_ms = ADMIN_BG_LOOK_MSEC;
 			break;
 		}
 	} while (admin_clock_msec() - start < ADMIN_STEP_MSEC &&

@@ -18,12 +18,17 @@
  * time (each result dumped by jansson), so a reply of 100000 keys never
  * exists as one jansson tree.
  */
+#include <sys/resource.h>
+
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -697,6 +702,76 @@ admin_op_step(struct admin_op *op)
 		admin_reply_error(op, "internal", "%s gave no reply: see "
 		    "keygated's log", op->entry->name);
 	return more && !op->done;
+}
+
+/* ---- store work beside the event loop: see admin_ops_int.h ---- */
+
+static void *
+admin_bg_run(void *arg)
+{
+	struct admin_bg	*bg = arg;
+	int		 rc;
+
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), ADMIN_BG_NICE);
+	rc = bg->fn(bg->arg);
+	store_thread_end(bg->st);
+	pthread_mutex_lock(&bg->lock);
+	bg->rc = rc;
+	bg->done = true;
+	pthread_mutex_unlock(&bg->lock);
+	return NULL;
+}
+
+void
+admin_bg_init(struct admin_bg *bg)
+{
+	memset(bg, 0, sizeof(*bg));
+	pthread_mutex_init(&bg->lock, NULL);
+}
+
+int
+admin_bg_start(struct admin_bg *bg, struct store *st, int (*fn)(void *),
+    void *arg)
+{
+	int	rc;
+
+	if (bg->running)
+		return EBUSY;
+	bg->fn = fn;
+	bg->arg = arg;
+	bg->st = st;
+	bg->done = false;
+	if ((rc = pthread_create(&bg->thread, NULL, admin_bg_run, bg)) != 0)
+		return rc;
+	bg->running = true;
+	return 0;
+}
+
+bool
+admin_bg_done(struct admin_bg *bg)
+{
+	bool	done;
+
+	if (!bg->running)
+		return true;
+	pthread_mutex_lock(&bg->lock);
+	done = bg->done;
+	pthread_mutex_unlock(&bg->lock);
+	if (done) {
+		pthread_join(bg->thread, NULL);
+		bg->running = false;
+	}
+	return done;
+}
+
+void
+admin_bg_fini(struct admin_bg *bg)
+{
+	if (bg->running) {
+		pthread_join(bg->thread, NULL);
+		bg->running = false;
+	}
+	pthread_mutex_destroy(&bg->lock);
 }
 
 /* How long to wait before the next step: see admin_ops.h. */

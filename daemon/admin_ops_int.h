@@ -19,6 +19,7 @@
 #ifndef KG_ADMIN_OPS_INT_H
 #define KG_ADMIN_OPS_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -108,6 +109,39 @@ int	admin_reply_list_end_with(struct admin_op *op, bool partial,
 
 /* The reply for a store error rc while doing what ("adding the product"). */
 void	admin_reply_store_error(struct admin_op *op, int rc, const char *what);
+
+/* ---- store work beside the event loop (admin_ops.c) ----
+ * A store call too long to make in the event loop (a backup, a key.issue
+ * batch, a key.import's transaction) runs in a thread of its own, at nice
+ * ADMIN_BG_NICE so that the loop preempts it, while the op's steps look
+ * whether it is done without waiting (then setting op->wait_ms to
+ * ADMIN_BG_LOOK_MSEC). fn(arg) must only call the store (thread-safe)
+ * and touch what no step touches until admin_bg_done said true.
+ * admin_bg_start: 0, or an errno when no thread could start (nothing runs);
+ * admin_bg_done: true once fn returned and the thread is joined (bg->rc is
+ * its result, running false); admin_bg_fini waits for a running fn (a
+ * transaction cannot stop halfway) and releases bg. Between init and fini
+ * a bg may run one fn after another.
+ */
+#define ADMIN_BG_NICE		10
+#define ADMIN_BG_LOOK_MSEC	2
+
+struct admin_bg {
+	pthread_t	 thread;
+	pthread_mutex_t	 lock;
+	bool		 running;	/* started, not joined */
+	bool		 done;		/* under lock */
+	int		 rc;		/* fn's result, once joined */
+	int		(*fn)(void *);
+	void		*arg;
+	struct store	*st;
+};
+
+void	admin_bg_init(struct admin_bg *bg);
+int	admin_bg_start(struct admin_bg *bg, struct store *st,
+	    int (*fn)(void *), void *arg);
+bool	admin_bg_done(struct admin_bg *bg);
+void	admin_bg_fini(struct admin_bg *bg);
 
 /* ---- arguments (admin_ops.c) ----
  * Each returns 1 when the argument is present and valid, 0 when it is absent

@@ -6,7 +6,9 @@
 # record, the chain intact, the --json lines what `key show` prints. A
 # progress line on a pseudo-terminal only, not when stderr is a file;
 # --count 1000001 refused in one line; a request without "stream" limited
-# to 100,000. The public port answers checks while keys are issued. A
+# to 100,000. The public port answers checks while keys are issued, and
+# the admin socket answers while the signer process is stopped or another
+# process holds the store's write lock in the middle of an issue. A
 # keygated killed with SIGKILL in the middle of an issue keeps whole batches
 # only, each key with its audit record, and starts again. A store that
 # fills up in the middle: whole batches sent, then the error saying so.
@@ -226,6 +228,26 @@ expect_eq "signer stopped: the issue finished once it went on" \
     "$brc $(wc -l <"$T/stop.keys")" "0 $NBIG"
 expect_eq "signer stopped: the same signer process" \
     "$(kg_signer_pid "$KG_PID")" "$SP"
+
+# ---- a batch's transaction waits beside the event loop ----
+# Another process holds the store's write lock: the first batch waits for
+# it in its own thread, keygated answers other admins meanwhile, and the
+# issue finishes once the lock is let go.
+coproc HOLD { "$KG_BUILD/tests/kg_store_hold" "$D"; }
+read -r -t 10 held <&"${HOLD[0]}"
+expect_eq "held: another process has the store's write lock" "$held" held
+adm key issue BULK STD --licensee "Held Ltd" --count 20000 \
+    >"$T/held.keys" 2>/dev/null &
+busy=$!
+sleep 0.5
+rc=$(rc_of "$ADMIN" --data "$D" --timeout 2 product list)
+expect_eq "held: keygated answers another admin meanwhile" "$rc" 0
+check "held: ... listing the products" grep -q BULK "$T/out"
+check "held: ... while the issue waits" kill -0 "$busy"
+exec {HOLD[1]}>&-
+wait "$busy"
+expect_eq "held: the issue finishes once the lock is let go" \
+    "$? $(wc -l <"$T/held.keys")" "0 20000"
 
 # ---- SIGKILL in the middle of an issue ----
 adm key issue KILL STD --licensee "Killed Ltd" --count "$NBIG" \

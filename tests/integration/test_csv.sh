@@ -15,7 +15,9 @@
 #     without a required column;
 #   - a file of 12000 rows (more than one admin frame, so several requests)
 #     imports whole in one transaction, and with one bad row at its end
-#     imports nothing; on a terminal it shows a progress line.
+#     imports nothing; on a terminal it shows a progress line;
+#   - an import whose transaction waits for another process's write lock
+#     leaves keygated answering other admins, and finishes after.
 . "$(dirname "$0")/lib.sh"
 
 TODAY=2026-06-15
@@ -241,5 +243,31 @@ check "... in one go" grep -q "^imported 12000 licenses from $T/big.csv (BIG-000
 check "... with a progress line on the terminal" grep -q "sending rows: [0-9]* of 12000" "$T/big.tty"
 expect_eq "... all of them are there" "$(count_keys)" "$((before + 12000))"
 expect_eq "... in one audit record" "$(adm audit | grep -c 'key.import')" 3
+
+# ---- the import's transaction waits beside the event loop
+# Another process holds the store's write lock: the import waits for it in
+# its own thread, and keygated answers other admins meanwhile; once the
+# lock is let go the import finishes.
+"$KG_PY" - "$T/hold.csv" <<'EOF'
+import sys
+open(sys.argv[1], "w").write("product,edition,licensee,created,support_expiry,regno\n" +
+    "".join("GW,STD,Held %d,2026-01-01,2027-01-01,HOLD-%03d\n" % (i, i) for i in range(100)))
+EOF
+before=$(count_keys)
+coproc HOLD { "$KG_BUILD/tests/kg_store_hold" "$B"; }
+read -r -t 10 held <&"${HOLD[0]}"
+expect_eq "held: another process has the store's write lock" "$held" held
+"$ADMIN" --data "$B" key import "$T/hold.csv" >"$T/hold.out" 2>"$T/hold.err" &
+imp=$!
+sleep 0.5
+"$ADMIN" --data "$B" --timeout 2 product list >"$T/hold.list" 2>&1
+expect_eq "held: keygated answers another admin meanwhile" "$?" 0
+check "... listing the products" grep -q GW "$T/hold.list"
+check "... while the import waits" kill -0 "$imp"
+exec {HOLD[1]}>&-
+wait "$imp"
+expect_eq "held: the import finishes once the lock is let go" "$?" 0
+check "... all of it" grep -q "^imported 100 licenses" "$T/hold.out"
+expect_eq "... and they are there" "$(count_keys)" "$((before + 100))"
 kg_stop
 kg_done
