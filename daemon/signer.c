@@ -246,8 +246,8 @@ signer_spawn(struct signer *s, uint8_t pk[KG_PUBKEY_LEN], char *err, size_t errl
 		return KGE_IO;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pv) == -1) {
-		snprintf(err, errlen, "cannot start the signer process: socketpair: %s",
-		    strerror(errno));
+		snprintf(err, errlen, "cannot start the signer process: "
+		    "socketpair: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
 		return KGE_IO;
@@ -521,8 +521,8 @@ signer_xfer_pending(struct signer *s, uint32_t op, const uint8_t pk[KG_PUBKEY_LE
 	enum signer_xfer	x;
 	size_t			n;
 
-	x = signer_xfer_raw(s, false, op, pk, KG_PUBKEY_LEN, SIGNER_SIGN_TIMEOUT_MS,
-	    reply, sizeof(reply), &n);
+	x = signer_xfer_raw(s, false, op, pk, KG_PUBKEY_LEN,
+	    SIGNER_SIGN_TIMEOUT_MS, reply, sizeof(reply), &n);
 	if (x == XFER_OK && n != SIGNER_REPLY_LEN)
 		return XFER_GARBLED;
 	if (x == XFER_OK)

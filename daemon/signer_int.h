@@ -47,7 +47,7 @@ struct signer {
 	pid_t			 pid;			/* -1 when none */
 	int			 cpu;			/* its only CPU, or -1 (signer_place) */
 	int			 fd;			/* -1 when none */
-	int			 pfd;			/* priority socket, or -1 */
+	int			 pfd;			/* priority socket or -1 */
 	uint8_t			 pk[KG_PUBKEY_LEN];	/* the key it must sign with */
 	uint8_t			 id[KG_KEY_ID_LEN];
 	bool			 has_pending;		/* the hello named ... */

@@ -462,7 +462,8 @@ test_proc_priority_first(void **state)
 	}
 	close(sv[1]);
 	close(pv[1]);
-	assert_true(recv(sv[0], hello, sizeof(hello), 0) >= SIGNER_HELLO_HEADER);
+	assert_true(recv(sv[0], hello, sizeof(hello), 0) >=
+	    SIGNER_HELLO_HEADER);
 	memcpy(&v, hello, 4);
 	assert_int_equal(v, KGE_OK);
 
