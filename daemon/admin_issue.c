@@ -639,7 +639,9 @@ admin_issue_keys(struct admin_op *op)
 	} while (admin_clock_msec() - start < ADMIN_STEP_MSEC &&
 	    (!job->stream || op->len < ISSUE_FRAME_BYTES));
 	stopped = job->failed || job->store_err != STORE_OK;
+	/* A batch still being stored is counted in the last reply. */
 	if (job->answered == job->count || (stopped && job->nchunks == 0 &&
+	    !job->storing.bg.running &&
 	    (job->failed || job->answered == job->stored))) {
 		/* Streamed: this frame's keys go out before the error. */
 		if (!stopped || !job->stream || op->nresults == 0) {

@@ -18,8 +18,6 @@
  * time (each result dumped by jansson), so a reply of 100000 keys never
  * exists as one jansson tree.
  */
-#include <sys/resource.h>
-
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -28,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -712,7 +709,6 @@ admin_bg_run(void *arg)
 	struct admin_bg	*bg = arg;
 	int		 rc;
 
-	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), ADMIN_BG_NICE);
 	rc = bg->fn(bg->arg);
 	store_thread_end(bg->st);
 	pthread_mutex_lock(&bg->lock);

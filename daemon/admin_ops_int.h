@@ -112,18 +112,20 @@ void	admin_reply_store_error(struct admin_op *op, int rc, const char *what);
 
 /* ---- store work beside the event loop (admin_ops.c) ----
  * A store call too long to make in the event loop (a backup, a key.issue
- * batch, a key.import's transaction) runs in a thread of its own, at nice
- * ADMIN_BG_NICE so that the loop preempts it, while the op's steps look
- * whether it is done without waiting (then setting op->wait_ms to
- * ADMIN_BG_LOOK_MSEC). fn(arg) must only call the store (thread-safe)
- * and touch what no step touches until admin_bg_done said true.
+ * batch, a key.import's transaction) runs in a thread of its own while the
+ * op's steps look whether it is done without waiting (then setting
+ * op->wait_ms to ADMIN_BG_LOOK_MSEC). The thread runs at the loop's
+ * priority: a lower one could keep the store's write lock from the loop's
+ * own writes and the group commit under load (LMDB's writer mutex does not
+ * lend priority). fn(arg) must only call the store (thread-safe) and touch
+ * what no step touches until admin_bg_done said true.
  * admin_bg_start: 0, or an errno when no thread could start (nothing runs);
  * admin_bg_done: true once fn returned and the thread is joined (bg->rc is
  * its result, running false); admin_bg_fini waits for a running fn (a
- * transaction cannot stop halfway) and releases bg. Between init and fini
+ * transaction cannot stop halfway: an op freed in the middle, its client
+ * gone, holds the loop until then) and releases bg. Between init and fini
  * a bg may run one fn after another.
  */
-#define ADMIN_BG_NICE		10
 #define ADMIN_BG_LOOK_MSEC	2
 
 struct admin_bg {

@@ -85,9 +85,11 @@ log_write_all(int fd, const char *buf, size_t len)
 
 /*
  * One message as one write(2) of the whole line: lines from the threads
- * and from the signer process (which shares stderr) never interleave, and
- * a line costs one system call, not three. A line longer than the stack
- * buffer is formatted on the heap, or cut short when memory is out.
+ * and from the signer process (which shares stderr) do not interleave in a
+ * file or the journal (on a pipe, only lines of up to PIPE_BUF are sure
+ * not to), and a line costs one system call, not three. A line longer than
+ * the stack buffer is formatted on the heap, or cut short when memory is
+ * out.
  */
 static void
 log_vwrite(enum log_level level, const char *fmt, va_list ap)

@@ -441,6 +441,46 @@ signer_watch_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * Wait timeout_ms at most for the priority socket to be readable, taking
+ * the sign-many replies that come on the first socket meanwhile: with its
+ * buffer full of replies nobody reads (the lock held here keeps the idle
+ * watch out), the process would block sending one and never answer. 1
+ * readable, 0 timeout, -1 error, 2 the process was restarted meanwhile (a
+ * sign-many reply showed it dead or garbled).
+ */
+static int
+signer_wait_prio(struct signer *s, int timeout_ms)
+{
+	struct pollfd	pfd[2];
+	int64_t		deadline = signer_clock_msec() + timeout_ms, left;
+	pid_t		pid = s->pid;
+	int		n;
+
+	for (;;) {
+		pfd[0].fd = s->pfd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = signer_many_expecting(s) ? s->fd : -1;
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		left = deadline - signer_clock_msec();
+		if (left < 0)
+			left = 0;
+		if ((n = poll(pfd, 2, (int)left)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		if (pfd[0].revents != 0)
+			return 1;
+		(void)signer_many_receive(s, 0);
+		if (s->pid != pid || s->failed)
+			return 2;
+	}
+}
+
+/*
  * One request of type (a domain or a SIGNER_OP_*) and its reply packet,
  * waiting timeout_ms at most, on the priority socket (prio: a single
  * signature) or the first one. XFER_OK with the packet in buf (at most cap
@@ -476,8 +516,12 @@ signer_xfer_raw(struct signer *s, bool prio, uint32_t type, const uint8_t *msg,
 	while (r == -1 && errno == EINTR);
 	if (r != (ssize_t)(sizeof(hdr) + len))
 		return XFER_DEAD;
-	if ((w = signer_wait_readable(fd, timeout_ms)) == 0)
+	w = prio ? signer_wait_prio(s, timeout_ms) :
+	    signer_wait_readable(fd, timeout_ms);
+	if (w == 0)
 		return XFER_HUNG;
+	if (w == 2)
+		return XFER_AGAIN;
 	if (w == -1)
 		return XFER_DEAD;
 	do
@@ -689,6 +733,8 @@ signer_sign_locked(struct signer *s, enum kg_domain domain, const uint8_t *msg, 
 		switch (signer_xfer(s, domain, msg, len, sig)) {
 		case XFER_OK:
 			return 0;
+		case XFER_AGAIN:
+			continue;	/* a new process: the next attempt */
 		case XFER_REFUSED:
 			log_error("%s: the signer process refused the request", __func__);
 			memset(sig, 0, KG_SIG_LEN);

@@ -34,6 +34,7 @@ enum signer_xfer {
 	XFER_DEAD,	/* end of file or an error on the socket */
 	XFER_HUNG,	/* no answer in time */
 	XFER_GARBLED,	/* an answer of the wrong shape */
+	XFER_AGAIN,	/* restarted meanwhile (for another exchange): ask again */
 };
 
 struct signer {
@@ -63,6 +64,7 @@ struct signer {
 	struct signer_many	*many;		/* SIGNER_MANY_SLOTS */
 	uint8_t			*many_reply;	/* one reply packet */
 	uint64_t		 many_ticket;	/* the last one given */
+	int64_t			 many_reply_at;	/* signer_clock_msec, last reply */
 };
 
 /*

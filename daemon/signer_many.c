@@ -62,6 +62,7 @@ struct signer_many {
 	bool		 cancelled;	/* drop the reply, free the slot */
 	unsigned	 sends;
 	uint64_t	 ticket;
+	int64_t		 sent_at;	/* signer_clock_msec, last sent */
 	size_t		 n;		/* payloads */
 	size_t		 len;		/* request bytes */
 	uint8_t		 req[SIGNER_REQ_MAX];
@@ -230,6 +231,7 @@ signer_many_receive(struct signer *s, int timeout_ms)
 				memcpy(m->sig, s->many_reply +
 				    SIGNER_MANY_REPLY_HEADER, m->n * KG_SIG_LEN);
 				many_settle(m, MANY_REPLIED);
+				s->many_reply_at = signer_clock_msec();
 				return 1;
 			}
 		}
@@ -284,6 +286,7 @@ signer_many_requeue_send(struct signer *s)
 		}
 		m->sends++;
 		m->state = MANY_SENT;
+		m->sent_at = signer_clock_msec();
 	}
 }
 
@@ -368,6 +371,7 @@ signer_many_submit_locked(struct signer *s, const uint8_t *const payload[],
 	m->cancelled = false;
 	m->ticket = ++s->many_ticket;
 	m->state = MANY_SENT;
+	m->sent_at = signer_clock_msec();
 	*ticket = m->ticket;
 	if ((x = many_send(s, m->req, m->len)) != XFER_OK)
 		/* Restarted: the new process gets this one too. */
@@ -415,15 +419,29 @@ signer_many_cancel_locked(struct signer *s, uint64_t ticket)
 		m->state = MANY_FREE;
 }
 
-/* Collecting ticket would not wait; see signer.h. */
+/*
+ * Collecting ticket would not wait; see signer.h. Its caller never waits,
+ * so the process's silence is timed here: when the oldest request sent has
+ * had no reply for SIGNER_SIGN_TIMEOUT_MS since it was sent or since the
+ * last reply (the process answers in order), the process hangs: it is
+ * restarted, as a wait in signer_many_collect would have found.
+ */
 static bool
 signer_many_ready_locked(struct signer *s, uint64_t ticket)
 {
-	struct signer_many	*m = many_find(s, ticket);
+	struct signer_many	*m = many_find(s, ticket), *old;
+	int64_t			 since;
 
 	while (m != NULL && m->state == MANY_SENT && !s->failed &&
 	    signer_many_receive(s, 0) == 1)
 		;
+	if (m != NULL && m->state == MANY_SENT && !s->failed &&
+	    (old = many_oldest(s, MANY_SENT)) != NULL) {
+		since = old->sent_at > s->many_reply_at ? old->sent_at :
+		    s->many_reply_at;
+		if (signer_clock_msec() - since > SIGNER_SIGN_TIMEOUT_MS)
+			(void)many_restart(s, XFER_HUNG);
+	}
 	return m == NULL || s->failed ||
 	    (m->state != MANY_SENT && m->state != MANY_QUEUED);
 }

@@ -35,6 +35,7 @@
 #include "keys.h"
 #include "signer.h"
 #include "signer_fixture.h"
+#include "signer_int.h"
 #include "signer_proc.h"
 
 #define SEED		0x42
@@ -469,9 +470,10 @@ test_proc_priority_first(void **state)
 
 	/*
 	 * Stopped, it finds both waiting when it goes on, and answers the
-	 * signature first: the 512 signatures are not there yet when its
-	 * reply is (7 ms or more; a round is tried again when the test itself
-	 * was held up that long, 3 rounds at most).
+	 * signature before the 512 (by proc_serve's order, or at the latest
+	 * after 4 of them): they are not all there yet when its reply is (7 ms
+	 * or more; a round is tried again when the test itself was held up that
+	 * long, 3 rounds at most).
 	 */
 	pfd.fd = sv[0];
 	pfd.events = POLLIN;
@@ -573,6 +575,93 @@ test_many_sign_overtakes(void **state)
 	free(p);
 }
 
+/*
+ * signer_many_ready never waits, yet a process that stops answering is
+ * still found out: looked at for longer than the signer's timeout, the
+ * request is sent to a new process, which answers it.
+ */
+static void
+test_many_ready_hung(void **state)
+{
+	struct payloads	*p;
+	struct signer	*s;
+	uint8_t		(*sig)[KG_SIG_LEN];
+	const struct timespec	tick = { 0, 20 * 1000 * 1000 };
+	uint64_t	 t;
+	pid_t		 p1;
+	int		 i;
+
+	(void)state;
+	assert_non_null(p = calloc(1, sizeof(*p)));
+	assert_non_null(sig = calloc(SIGNER_MANY_MAX, KG_SIG_LEN));
+	s = open_ok("plain.key", NULL);
+	p1 = signer_child();
+	assert_int_equal(kill(p1, SIGSTOP), 0);
+	wait_state(p1, 'T');
+	payloads_make(p, 64, 100, 77);
+	assert_int_equal(signer_many_submit(s, p->ptr, p->len, p->n, &t), 0);
+	/* Twice the timeout at most, looking every 20 ms. */
+	for (i = 0; i < 2 * SIGNER_SIGN_TIMEOUT_S * 50 &&
+	    !signer_many_ready(s, t); i++)
+		nanosleep(&tick, NULL);
+	assert_true(signer_many_ready(s, t));
+	assert_true(signer_child() != p1);
+	assert_int_equal(signer_many_collect(s, t, sig, p->n), 0);
+	payloads_check(p, sig);
+	assert_false(signer_failed(s));
+	signer_close(s);
+	free(sig);
+	free(p);
+}
+
+/*
+ * A signature asked for while bulk replies pile up unread: the exchange
+ * takes them as they come, so a process blocked sending one is never left
+ * unable to answer (SIGNER_MANY_SLOTS requests of 512, more than the
+ * process's socket buffer holds), and each request keeps its signatures.
+ */
+static void
+test_many_sign_takes_replies(void **state)
+{
+	struct kg_keypair	*kp = seed_keypair(SEED);
+	struct payloads		*p;
+	struct signer		*s;
+	uint8_t			 msg[32], one[KG_SIG_LEN];
+	uint8_t			(*sig)[KG_SIG_LEN];
+	const struct timespec	 wait = { 0, 200 * 1000 * 1000 };
+	uint64_t		 t[SIGNER_MANY_SLOTS];
+	pid_t			 before;
+	size_t			 i;
+
+	(void)state;
+	assert_non_null(p = calloc(SIGNER_MANY_SLOTS, sizeof(*p)));
+	assert_non_null(sig = calloc(SIGNER_MANY_MAX, KG_SIG_LEN));
+	memset(msg, 0x66, sizeof(msg));
+	s = open_ok("plain.key", NULL);
+	before = signer_child();
+	for (i = 0; i < SIGNER_MANY_SLOTS; i++) {
+		payloads_make(&p[i], SIGNER_MANY_MAX, 60, (uint8_t)(i + 90));
+		assert_int_equal(signer_many_submit(s, p[i].ptr, p[i].len,
+		    p[i].n, &t[i]), 0);
+	}
+	/* Let the process sign most of them meanwhile, replies unread. */
+	nanosleep(&wait, NULL);
+	assert_int_equal(signer_sign(s, KG_DOMAIN_REPLY, msg, sizeof(msg), one),
+	    0);
+	assert_int_equal(keys_verify(kp->pk, KG_DOMAIN_REPLY, msg, sizeof(msg),
+	    one), KGE_OK);
+	for (i = 0; i < SIGNER_MANY_SLOTS; i++) {
+		assert_int_equal(signer_many_collect(s, t[i], sig, p[i].n), 0);
+		payloads_check(&p[i], sig);
+	}
+	assert_int_equal(signer_child(), before);
+	assert_false(signer_failed(s));
+	signer_close(s);
+	keypair_free(kp);
+	free(sig);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -584,6 +673,8 @@ main(void)
 		cmocka_unit_test(test_many_interleaved),
 		cmocka_unit_test(test_proc_priority_first),
 		cmocka_unit_test(test_many_sign_overtakes),
+		cmocka_unit_test(test_many_ready_hung),
+		cmocka_unit_test(test_many_sign_takes_replies),
 	};
 
 	return cmocka_run_group_tests(tests, setup, signer_fixture_teardown);
