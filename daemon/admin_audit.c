@@ -40,7 +40,6 @@
 #include "log.h"
 #include "store.h"
 
-
 /* ---- audit ---- */
 
 /* s as a JSON string; bytes that are not UTF-8 become '?'. */
@@ -275,10 +274,8 @@ admin_audit_backup(struct admin_op *op)
 	if (op->job == NULL && backup_start(op) == -1)
 		return false;
 	job = op->job;
-	if (!admin_bg_done(&job->bg)) {
-		op->wait_ms = ADMIN_BG_LOOK_MSEC;
+	if (admin_bg_pending(op, &job->bg))
 		return true;
-	}
 	if (job->bg.rc == STORE_EXISTS) {
 		admin_reply_error(op, "exists", "%s exists: a backup never "
 		    "overwrites a file; give a new file name", job->path);

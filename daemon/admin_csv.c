@@ -726,7 +726,7 @@ import_commit(struct admin_op *op, struct import_session *s)
 		    "see keygated's log");
 		return false;
 	}
-	op->wait_ms = ADMIN_BG_LOOK_MSEC;
+	op->wait_ms = ADMIN_LOOK_MSEC;
 	return true;
 }
 
@@ -773,10 +773,8 @@ import_step(struct admin_op *op, struct import_session *s)
 	int64_t	start = admin_clock_msec();
 
 	if (s->bg.running) {
-		if (!admin_bg_done(&s->bg)) {
-			op->wait_ms = ADMIN_BG_LOOK_MSEC;
+		if (admin_bg_pending(op, &s->bg))
 			return true;
-		}
 		import_commit_end(op, s);
 		return false;
 	}

@@ -26,7 +26,7 @@
  * while the client has not read what was sent. Meanwhile the public port
  * is served between steps, which never wait for the signer: a step answers
  * the requests whose signatures are in and, when the oldest one's are not,
- * ends and asks for the next step ISSUE_WAIT_MSEC later (as it does while
+ * ends and asks for the next step ADMIN_LOOK_MSEC later (as it does while
  * only a batch is being stored). A check's reply signature goes ahead of
  * the requests in flight (the signer process's priority socket,
  * signer_proc.h). A streamed frame goes out only with keys in it.
@@ -84,7 +84,6 @@
 #define ISSUE_INFLIGHT		8		/* requests in flight (27 ms of work) */
 #define ISSUE_ALONE		32	/* keys signed one by one when no slot is free */
 #define ISSUE_FRAME_BYTES	(128 * 1024)	/* a streamed step's frame */
-#define ISSUE_WAIT_MSEC		1	/* the next look when nothing is in */
 #define ISSUE_THREAD_MIN	1000	/* keys a batch stored by a thread */
 #define ISSUE_MEMBERS_MAX	64	/* "common":,"issued":N,"of":M */
 
@@ -108,12 +107,10 @@ struct issue_chunk {
 
 /* A batch stored by a thread of its own (issue_store). */
 struct issue_storing {
-	struct admin_bg			 bg;
-	struct store			*st;
-	const struct store_license	*tmpl;
-	struct store_audit		 audit;
-	uint32_t			 n;
-	struct store_issued		*out;
+	struct admin_bg		 bg;
+	struct store_audit	 audit;
+	uint32_t		 n;
+	struct store_issued	*out;		/* its first ring slot */
 };
 
 /* key.issue in progress. Key k of the issue is in issue_key(job, k). */
@@ -344,14 +341,15 @@ issue_stored(struct admin_op *op, struct issue_job *job, uint32_t n, int rc)
 	job->stored += n;
 }
 
-/* The storing thread's work: one license_create_many. */
+/* The storing thread's work: one license_create_many of job's batch. */
 static int
 issue_store_run(void *arg)
 {
-	struct issue_storing	*sg = arg;
+	struct issue_job	*job = arg;
+	struct issue_storing	*sg = &job->storing;
 
-	return sg->st->ops->license_create_many(sg->st, sg->tmpl, sg->n,
-	    &sg->audit, sg->out);
+	return sg->bg.st->ops->license_create_many(sg->bg.st, &job->tmpl,
+	    sg->n, &sg->audit, sg->out);
 }
 
 /*
@@ -398,12 +396,10 @@ issue_store(struct admin_op *op, struct issue_job *job)
 	    job->created, lic->support_expiry != KG_DATE_NONE ? sx :
 	    "activation", lic->license_expiry != KG_DATE_NONE ? lx : "none",
 	    lic->support_months, lic->trial ? "yes" : "no");
-	sg->st = st;
-	sg->tmpl = &job->tmpl;
 	sg->n = n;
 	sg->out = issue_key(job, job->stored);
 	if (n >= ISSUE_THREAD_MIN &&
-	    (rc = admin_bg_start(&sg->bg, st, issue_store_run, sg)) == 0)
+	    (rc = admin_bg_start(&sg->bg, st, issue_store_run, job)) == 0)
 		return;
 	if (n >= ISSUE_THREAD_MIN)
 		log_warn("admin: key.issue: cannot start a thread to store "
@@ -625,7 +621,7 @@ admin_issue_keys(struct admin_op *op)
 			/* Never wait for the signer with the loop held. */
 			if (!job->failed && !signer_many_ready(op->d->signer,
 			    job->chunk[job->chunk_head].ticket)) {
-				op->wait_ms = ISSUE_WAIT_MSEC;
+				op->wait_ms = ADMIN_LOOK_MSEC;
 				break;
 			}
 			(void)issue_answer(op, job);
@@ -633,7 +629,7 @@ admin_issue_keys(struct admin_op *op)
 			(void)issue_answer_alone(op, job);
 		else {
 			if (job->storing.bg.running)
-				op->wait_ms = ADMIN_BG_LOOK_MSEC;
+				op->wait_ms = ADMIN_LOOK_MSEC;
 			break;
 		}
 	} while (admin_clock_msec() - start < ADMIN_STEP_MSEC &&

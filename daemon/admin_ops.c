@@ -760,6 +760,15 @@ admin_bg_done(struct admin_bg *bg)
 	return done;
 }
 
+bool
+admin_bg_pending(struct admin_op *op, struct admin_bg *bg)
+{
+	if (admin_bg_done(bg))
+		return false;
+	op->wait_ms = ADMIN_LOOK_MSEC;
+	return true;
+}
+
 void
 admin_bg_fini(struct admin_bg *bg)
 {

@@ -43,7 +43,8 @@ bool		 admin_op_step(struct admin_op *op);
 /*
  * After admin_op_step returned true: 0 when the next step may come at
  * once, else the milliseconds to let pass first (the step found nothing
- * to do until the signer process answers; stepping sooner would only spin).
+ * to do until the signer process or a store call in a thread of its own
+ * answers; stepping sooner would only spin).
  */
 int		 admin_op_wait_ms(const struct admin_op *op);
 

@@ -33,6 +33,7 @@
 #include "version.h"
 
 #define ADMIN_STEP_MSEC		10	/* work per step before yielding */
+#define ADMIN_LOOK_MSEC		1	/* a step with nothing to do: next look */
 #define ADMIN_ARGS_MAX		12
 
 struct admin_op;
@@ -56,8 +57,9 @@ struct admin_op {
 	size_t				 nresults;
 	bool				 partial;	/* buf is a partial frame */
 	/*
-	 * Set by a step that found nothing to do until the signer answers:
-	 * the next step comes after this many milliseconds, not at once.
+	 * Set by a step that found nothing to do until the signer or a
+	 * background store call answers (ADMIN_LOOK_MSEC): the next step
+	 * comes after this many milliseconds, not at once.
 	 */
 	int				 wait_ms;
 	/* a multi-step op's state, freed with job_free by admin_op_free */
@@ -113,21 +115,20 @@ void	admin_reply_store_error(struct admin_op *op, int rc, const char *what);
 /* ---- store work beside the event loop (admin_ops.c) ----
  * A store call too long to make in the event loop (a backup, a key.issue
  * batch, a key.import's transaction) runs in a thread of its own while the
- * op's steps look whether it is done without waiting (then setting
- * op->wait_ms to ADMIN_BG_LOOK_MSEC). The thread runs at the loop's
- * priority: a lower one could keep the store's write lock from the loop's
- * own writes and the group commit under load (LMDB's writer mutex does not
- * lend priority). fn(arg) must only call the store (thread-safe) and touch
- * what no step touches until admin_bg_done said true.
+ * op's steps look whether it is done without waiting. The thread runs at
+ * the loop's priority: a lower one could keep the store's write lock from
+ * the loop's own writes and the group commit under load (LMDB's writer
+ * mutex does not lend priority). fn(arg) must only call the store
+ * (thread-safe) and touch what no step touches until admin_bg_done said
+ * true.
  * admin_bg_start: 0, or an errno when no thread could start (nothing runs);
  * admin_bg_done: true once fn returned and the thread is joined (bg->rc is
- * its result, running false); admin_bg_fini waits for a running fn (a
- * transaction cannot stop halfway: an op freed in the middle, its client
- * gone, holds the loop until then) and releases bg. Between init and fini
- * a bg may run one fn after another.
+ * its result, running false); admin_bg_pending: the opposite, and then
+ * op's next step comes ADMIN_LOOK_MSEC later; admin_bg_fini waits for a
+ * running fn (a transaction cannot stop halfway: an op freed in the
+ * middle, its client gone, holds the loop until then) and releases bg.
+ * Between init and fini a bg may run one fn after another.
  */
-#define ADMIN_BG_LOOK_MSEC	2
-
 struct admin_bg {
 	pthread_t	 thread;
 	pthread_mutex_t	 lock;
@@ -143,6 +144,7 @@ void	admin_bg_init(struct admin_bg *bg);
 int	admin_bg_start(struct admin_bg *bg, struct store *st,
 	    int (*fn)(void *), void *arg);
 bool	admin_bg_done(struct admin_bg *bg);
+bool	admin_bg_pending(struct admin_op *op, struct admin_bg *bg);
 void	admin_bg_fini(struct admin_bg *bg);
 
 /* ---- arguments (admin_ops.c) ----

@@ -88,6 +88,27 @@ check_store_error(struct handler_reply *out, int err, const char *what)
 	handler_reply_error(out, "internal", "the server could not read its records");
 }
 
+/* The subscription a renewal needs: see check.h. */
+int
+check_subscription_load(struct store *st,
+    const struct kg_edition_policy *policy, const char *licensee,
+    kg_date *until, struct handler_reply *out)
+{
+	int	err;
+
+	*until = KG_DATE_NONE;
+	if (policy == NULL || !policy->requires_subscription)
+		return 0;
+	err = st->ops->subscription_get(st, licensee, until);
+	if (err == STORE_NOTFOUND)
+		*until = KG_DATE_NONE;
+	else if (err != STORE_OK) {
+		check_store_error(out, err, "subscription_get");
+		return -1;
+	}
+	return 0;
+}
+
 /* Each set on a cache line of its own (keycache.h). */
 static _Alignas(64) struct keycache_set	check_cache_set[KEYCACHE_SETS];
 static struct keycache		check_cache;
@@ -434,17 +455,9 @@ check_common(const struct request_ctx *rc, const char *text, const char *product
 		check_store_error(out, err, "edition_get");
 		return;
 	}
-	/* R11: only an edition that requires a subscription reads one. */
-	if (policy != NULL && policy->requires_subscription) {
-		err = st->ops->subscription_get(st, cur.lic.licensee,
-		    &in.subscription_until);
-		if (err == STORE_NOTFOUND)
-			in.subscription_until = KG_DATE_NONE;
-		else if (err != STORE_OK) {
-			check_store_error(out, err, "subscription_get");
-			return;
-		}
-	}
+	if (check_subscription_load(st, policy, cur.lic.licensee,
+	    &in.subscription_until, out) == -1)
+		return;
 
 	/* R3: the first check of an activation-basis key fixes its expiry. */
 	if (cur.lic.support_expiry == KG_DATE_NONE && policy != NULL &&

@@ -82,4 +82,13 @@ void	check_releases_clear(struct check_releases *rs);
 /* A store error as an Error reply: storage_full or internal. */
 void	check_store_error(struct handler_reply *out, int err, const char *what);
 
+/*
+ * R11: the end of licensee's subscription into *until (KG_DATE_NONE: none),
+ * read from the store only when policy (NULL: the defaults) requires one:
+ * no other edition's answer depends on it. 0, or -1 with out an Error.
+ */
+int	check_subscription_load(struct store *st,
+	    const struct kg_edition_policy *policy, const char *licensee,
+	    kg_date *until, struct handler_reply *out);
+
 #endif

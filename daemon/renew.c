@@ -330,19 +330,9 @@ renew_pre_read(const struct request_ctx *rc, const struct store_license *cur,
 		check_store_error(out, err, "edition_get");
 		return -1;
 	}
-	/* R11: only an edition that requires a subscription reads one. */
-	pre->subscription_until = KG_DATE_NONE;
-	if (!pre->have_edition || !pre->edition.policy.requires_subscription)
-		return 0;
-	err = st->ops->subscription_get(st, cur->lic.licensee,
-	    &pre->subscription_until);
-	if (err == STORE_NOTFOUND)
-		pre->subscription_until = KG_DATE_NONE;
-	else if (err != STORE_OK) {
-		check_store_error(out, err, "subscription_get");
-		return -1;
-	}
-	return 0;
+	return check_subscription_load(st, pre->have_edition ?
+	    &pre->edition.policy : NULL, cur->lic.licensee,
+	    &pre->subscription_until, out);
 }
 
 /*

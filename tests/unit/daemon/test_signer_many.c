@@ -194,24 +194,33 @@ test_many_refused(void **state)
 	free(p);
 }
 
-/* Send one raw request packet and read the reply's status and length. */
-static uint32_t
-raw_request(int fd, uint32_t type, const uint8_t *msg, size_t len,
-    size_t *rlen)
+/* Send one raw request packet on fd (the reply is read apart). */
+static void
+raw_send(int fd, uint32_t type, const uint8_t *msg, size_t len)
 {
-	uint8_t		*pkt, reply[SIGNER_MANY_REPLY_MAX];
-	uint32_t	 status, v;
-	ssize_t		 n;
+	uint8_t		*pkt;
+	uint32_t	 v = (uint32_t)len;
 
 	assert_non_null(pkt = malloc(SIGNER_REQ_HEADER + len));
 	memcpy(pkt, &type, 4);
-	v = (uint32_t)len;
 	memcpy(pkt + 4, &v, 4);
 	if (len > 0)
 		memcpy(pkt + SIGNER_REQ_HEADER, msg, len);
 	assert_int_equal(send(fd, pkt, SIGNER_REQ_HEADER + len, 0),
 	    (ssize_t)(SIGNER_REQ_HEADER + len));
 	free(pkt);
+}
+
+/* Send one raw request packet and read the reply's status and length. */
+static uint32_t
+raw_request(int fd, uint32_t type, const uint8_t *msg, size_t len,
+    size_t *rlen)
+{
+	uint8_t		reply[SIGNER_MANY_REPLY_MAX];
+	uint32_t	status;
+	ssize_t		n;
+
+	raw_send(fd, type, msg, len);
 	n = recv(fd, reply, sizeof(reply), 0);
 	assert_true(n >= 4);
 	memcpy(&status, reply, 4);
@@ -402,23 +411,6 @@ test_many_interleaved(void **state)
 	keypair_free(kp);
 	free(sig);
 	free(p);
-}
-
-/* Send one raw request packet on fd (the reply is read apart). */
-static void
-raw_send(int fd, uint32_t type, const uint8_t *msg, size_t len)
-{
-	uint8_t		*pkt;
-	uint32_t	 v = (uint32_t)len;
-
-	assert_non_null(pkt = malloc(SIGNER_REQ_HEADER + len));
-	memcpy(pkt, &type, 4);
-	memcpy(pkt + 4, &v, 4);
-	if (len > 0)
-		memcpy(pkt + SIGNER_REQ_HEADER, msg, len);
-	assert_int_equal(send(fd, pkt, SIGNER_REQ_HEADER + len, 0),
-	    (ssize_t)(SIGNER_REQ_HEADER + len));
-	free(pkt);
 }
 
 /*
