@@ -23,6 +23,15 @@
  * that answers garbage or unsigned replies cannot look fast. With --echo
  * replies are opaque frames and nothing is verified.
  *
+ * Server latency (open loop only): the client shares the machine, and a
+ * client thread kept off its CPU for a few milliseconds (by a kernel thread,
+ * say) charges that to every request it should have sent or read meanwhile.
+ * So each open-loop reply also has a server latency: from the moment its
+ * request was written to the socket to the moment the kernel received the
+ * reply (SO_TIMESTAMPNS), which leaves out only the client's own delays. A
+ * request that waited because every connection's slots were taken (the
+ * server holding them all) is charged from its scheduled time there too.
+ *
  * Latency goes into a log-linear histogram (HDR style: 64 sub-buckets per
  * power of two, under 1.6% error, fixed memory); kgbench prints throughput,
  * p50/p99/p999, error counts and, with --pid, the server's CPU time per reply
@@ -36,6 +45,8 @@
  */
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 
 #include <errno.h>
@@ -121,6 +132,7 @@ struct tally {
 /* One request on its way. */
 struct pending {
 	uint64_t	t_start;	/* ns: scheduled (open loop) or sent */
+	uint64_t	t_server;	/* ns: sent, or scheduled when it waited for a slot */
 	bool		verify;
 	uint8_t		nonce[BENCH_NONCE_LEN];
 	uint8_t		hash[KG_HASH_LEN];	/* only when verify */
@@ -156,7 +168,9 @@ struct worker {
 	bool		 stop_sending;
 	uint8_t		 nonce_pool[BENCH_NONCE_POOL * BENCH_NONCE_LEN];
 	size_t		 nonce_off;	/* next unused byte of nonce_pool */
-	struct hist	 hist;
+	bool		 starved;	/* open loop: due requests, no free slot */
+	struct hist	 hist;		/* from t_start to the reply read */
+	struct hist	 shist;		/* from t_server to the reply's arrival */
 	struct tally	 t;
 	Keygate__Request	req;
 	Keygate__CheckRequest	check;
@@ -167,6 +181,7 @@ static struct opts		 opt;
 static struct workload		 load;
 static struct kg_trustset	 trust;
 static uint64_t			 t_begin, t_end;	/* ns, CLOCK_MONOTONIC */
+static int64_t			 rt_minus_mono;	/* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
 static uint64_t			 send_limit;
 static atomic_uint_fast64_t	 send_seq;
 static pthread_barrier_t	 start_barrier;
@@ -180,6 +195,34 @@ now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * CLOCK_REALTIME - CLOCK_MONOTONIC in ns, for the kernel's receive
+ * timestamps (realtime): the narrowest of a few readings.
+ */
+static int64_t
+clock_offset_ns(void)
+{
+	struct timespec	m0, r, m1;
+	int64_t		best = 0, off;
+	uint64_t	span, best_span = UINT64_MAX;
+	int		i;
+
+	for (i = 0; i < 5; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &m0);
+		clock_gettime(CLOCK_REALTIME, &r);
+		clock_gettime(CLOCK_MONOTONIC, &m1);
+		span = (uint64_t)((m1.tv_sec - m0.tv_sec) * (int64_t)NS_PER_S +
+		    (m1.tv_nsec - m0.tv_nsec));
+		off = r.tv_sec * (int64_t)NS_PER_S + r.tv_nsec -
+		    (m0.tv_sec * (int64_t)NS_PER_S + m0.tv_nsec + (int64_t)span / 2);
+		if (span < best_span) {
+			best_span = span;
+			best = off;
+		}
+	}
+	return best;
 }
 
 static void
@@ -349,9 +392,12 @@ send_permit(struct worker *w, uint64_t *seq)
 	return true;
 }
 
-/* Queue one request on c (which has a free slot), started at t_start. */
+/*
+ * Queue one request on c (which has a free slot), started at t_start, its
+ * server latency from t_server.
+ */
 static void
-conn_request(struct conn *c, uint64_t seq, uint64_t t_start)
+conn_request(struct conn *c, uint64_t seq, uint64_t t_start, uint64_t t_server)
 {
 	struct worker	*w = c->w;
 	struct pending	*p;
@@ -360,6 +406,7 @@ conn_request(struct conn *c, uint64_t seq, uint64_t t_start)
 
 	p = &c->pend[(c->phead + c->npend) % opt.depth];
 	p->t_start = t_start;
+	p->t_server = t_server;
 	p->verify = opt.mode != MODE_ECHO && seq % opt.verify_every == 0;
 	if (w->nonce_off == 0 || w->nonce_off == sizeof(w->nonce_pool)) {
 		randombytes_buf(w->nonce_pool, sizeof(w->nonce_pool));
@@ -446,12 +493,42 @@ reply_count(struct worker *w, const struct pending *p, const uint8_t *buf,
 	return true;
 }
 
+/*
+ * The CLOCK_MONOTONIC time of the kernel's receive timestamp in mh (the
+ * arrival of the last segment this read returned), or now when there is
+ * none; never later than now.
+ */
+static uint64_t
+rx_time(struct msghdr *mh, uint64_t now)
+{
+	struct cmsghdr	*cm;
+	struct timespec	 ts;
+	int64_t		 t;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+		t = (int64_t)ts.tv_sec * (int64_t)NS_PER_S + ts.tv_nsec -
+		    rt_minus_mono;
+		return t > 0 && (uint64_t)t < now ? (uint64_t)t : now;
+	}
+	return now;
+}
+
 /* Read what c has and handle every complete reply frame. */
 static void
 conn_read(struct conn *c, uint64_t now)
 {
+	union {
+		char		buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr	align;
+	}		 ctl;
 	struct worker	*w = c->w;
 	struct pending	*p;
+	struct iovec	 iov;
+	struct msghdr	 mh;
+	uint64_t	 rx = now;
 	size_t		 off = 0;
 	uint32_t	 flen;
 	ssize_t		 n;
@@ -462,7 +539,16 @@ conn_read(struct conn *c, uint64_t now)
 			if ((c->rbuf = realloc(c->rbuf, c->rcap)) == NULL)
 				die("out of memory");
 		}
-		n = read(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+		iov.iov_base = c->rbuf + c->rlen;
+		iov.iov_len = c->rcap - c->rlen;
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		n = recvmsg(c->fd, &mh, 0);
+		if (n > 0)
+			rx = rx_time(&mh, now);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -492,6 +578,7 @@ conn_read(struct conn *c, uint64_t now)
 			break;
 		p = &c->pend[c->phead];
 		hist_add(&w->hist, now > p->t_start ? now - p->t_start : 0);
+		hist_add(&w->shist, rx > p->t_server ? rx - p->t_server : 0);
 		w->t.replies++;
 		w->t.reply_bytes += 4 + flen;
 		c->phead = (c->phead + 1) % opt.depth;
@@ -527,7 +614,7 @@ conn_refill(struct conn *c, uint64_t now)
 	uint64_t	seq;
 
 	while (!c->dead && c->npend < opt.depth && send_permit(c->w, &seq))
-		conn_request(c, seq, now);
+		conn_request(c, seq, now, now);
 }
 
 /* Open loop: send every request scheduled by now, on connections with room. */
@@ -539,22 +626,28 @@ worker_dispatch(struct worker *w, uint64_t now)
 	uint32_t	 tries;
 
 	due = (uint64_t)((double)(now - t_begin) * w->rate / 1e9) + 1;
-	while (w->next_sched < due && w->free_slots > 0 && !w->stop_sending) {
+	while (w->next_sched < due && !w->stop_sending) {
 		/* Find a connection with room; free_slots > 0 says there is one. */
-		for (tries = 0; tries < w->nconn; tries++) {
+		for (tries = 0; tries < w->nconn && w->free_slots > 0; tries++) {
 			c = &w->conn[w->rr];
 			w->rr = (w->rr + 1) % w->nconn;
 			if (!c->dead && c->npend < opt.depth)
 				break;
 		}
-		if (tries == w->nconn || !send_permit(w, &seq))
+		if (w->free_slots == 0 || tries == w->nconn) {
+			w->starved = true;	/* the server holds every slot */
+			break;
+		}
+		if (!send_permit(w, &seq))
 			break;
 		sched = t_begin + (uint64_t)((double)w->next_sched * 1e9 /
 		    w->rate);
-		conn_request(c, seq, sched);
+		conn_request(c, seq, sched, w->starved ? sched : now_ns());
 		conn_flush(c);
 		w->next_sched++;
 	}
+	if (w->next_sched >= due)
+		w->starved = false;
 }
 
 static void *
@@ -648,7 +741,7 @@ worker_prime(struct worker *w)
 		c = &w->conn[i];
 		if (c->dead)
 			continue;
-		conn_request(c, w->t.sent, now);
+		conn_request(c, w->t.sent, now, now);
 		conn_flush(c);
 	}
 	deadline = now_ns() + BENCH_PRIME_NS;
@@ -678,6 +771,7 @@ static void
 worker_reset(struct worker *w)
 {
 	memset(&w->hist, 0, sizeof(w->hist));
+	memset(&w->shist, 0, sizeof(w->shist));
 	w->t.sent = w->t.replies = w->t.verified = w->t.batched = 0;
 	w->t.req_bytes = w->t.reply_bytes = 0;
 }
@@ -687,6 +781,7 @@ worker_setup(struct worker *w, uint32_t id, const int *fds, uint32_t n)
 {
 	struct epoll_event	ev;
 	uint32_t		i;
+	int			one = 1;
 
 	memset(w, 0, sizeof(*w));
 	w->id = id;
@@ -699,6 +794,15 @@ worker_setup(struct worker *w, uint32_t id, const int *fds, uint32_t n)
 		conn_init(&w->conn[i], w, fds[i]);
 		if (fds[i] == -1)
 			continue;
+		/*
+		 * Open loop: the kernel stamps each reply's arrival (server
+		 * latency). Not in closed loop: stamping turns on a timestamp
+		 * for every packet the machine receives, keygated's included,
+		 * which would weigh on the CPU figures.
+		 */
+		if (opt.rate > 0)
+			setsockopt(fds[i], SOL_SOCKET, SO_TIMESTAMPNS, &one,
+			    sizeof(one));
 		w->free_slots += opt.depth;
 		ev.events = EPOLLIN;
 		ev.data.ptr = &w->conn[i];
@@ -774,7 +878,7 @@ static int
 bench_run(void)
 {
 	struct worker	*w;
-	struct hist	*all;
+	struct hist	*all, *sall;
 	struct tally	 t;
 	double		 cpu0 = -1, cpu1 = -1, ucpu0, ucpu1, elapsed;
 	long		 tree[PROC_TREE_MAX];
@@ -784,8 +888,10 @@ bench_run(void)
 
 	if ((fds = calloc(opt.conns, sizeof(*fds))) == NULL ||
 	    (w = calloc(opt.threads, sizeof(*w))) == NULL ||
-	    (all = calloc(1, sizeof(*all))) == NULL)
+	    (all = calloc(1, sizeof(*all))) == NULL ||
+	    (sall = calloc(1, sizeof(*sall))) == NULL)
 		die("out of memory");
+	rt_minus_mono = clock_offset_ns();
 	failed = net_conns_open(fds, opt.conns, opt.port);
 	if (failed == opt.conns)
 		die("no connection to 127.0.0.1:%u could be opened", opt.port);
@@ -820,6 +926,7 @@ bench_run(void)
 		pthread_join(w[i].thread, NULL);
 		tally_add(&t, &w[i].t);
 		hist_merge(all, &w[i].hist);
+		hist_merge(sall, &w[i].shist);
 	}
 	t_done = now_ns();
 	if (opt.pid > 0)
@@ -847,6 +954,15 @@ bench_run(void)
 	printf("latency_us_p99: %.1f\n", hist_quantile(all, 0.99) / 1e3);
 	printf("latency_us_p999: %.1f\n", hist_quantile(all, 0.999) / 1e3);
 	printf("latency_us_max: %.1f\n", all->max / 1e3);
+	if (opt.rate > 0) {
+		printf("server_latency_us_p50: %.1f\n",
+		    hist_quantile(sall, 0.50) / 1e3);
+		printf("server_latency_us_p99: %.1f\n",
+		    hist_quantile(sall, 0.99) / 1e3);
+		printf("server_latency_us_p999: %.1f\n",
+		    hist_quantile(sall, 0.999) / 1e3);
+		printf("server_latency_us_max: %.1f\n", sall->max / 1e3);
+	}
 	printf("request_bytes: %.1f\n", t.sent ? (double)t.req_bytes / t.sent : 0);
 	printf("reply_bytes: %.1f\n",
 	    t.replies ? (double)t.reply_bytes / t.replies : 0);
@@ -891,6 +1007,7 @@ bench_run(void)
 	}
 	pthread_barrier_destroy(&start_barrier);
 	free(all);
+	free(sall);
 	free(w);
 	free(fds);
 	if (opt.mode == MODE_ACTIVATE && t.refused > 0)
