@@ -11,6 +11,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,8 @@
 #define SIGNER_SIGN_TIMEOUT_S	5	/* one signature (or one sign-many reply) */
 #define SIGNER_SIGN_TIMEOUT_MS	(SIGNER_SIGN_TIMEOUT_S * 1000)
 #define SIGNER_RESTARTS_MAX	5	/* restarts allowed in SIGNER_RESTART_WINDOW */
+#define SIGNER_PIN_WAIT_US	250	/* a pinned process's answer before it is moved */
+#define SIGNER_UNPIN_MS		10	/* ... and left there after its answer */
 
 #define SIGNER_STR(x)		SIGNER_STR2(x)
 #define SIGNER_STR2(x)		#x
@@ -46,7 +49,10 @@ struct signer {
 	char			 key_file[PATH_MAX];
 	char			 pass_file[PATH_MAX];	/* "" when none */
 	pid_t			 pid;			/* -1 when none */
+	cpu_set_t		 cpus;			/* keygated's CPUs, at open */
 	int			 cpu;			/* its only CPU, or -1 (signer_place) */
+	int64_t			 unpinned_until;	/* signer_clock_msec; 0: follows,
+							   INT64_MAX: moved, answer due */
 	int			 fd;			/* -1 when none */
 	int			 pfd;			/* priority socket or -1 */
 	uint8_t			 pk[KG_PUBKEY_LEN];	/* the key it must sign with */
@@ -70,8 +76,10 @@ struct signer {
 /*
  * Where the signer process runs (signer.c): signer_place_follow keeps it
  * on the calling thread's CPU, for a synchronous request (the caller waits
- * for the answer); signer_place_free gives it every CPU again, for
- * requests answered while the caller goes on working (sign-many).
+ * for the answer), except for SIGNER_UNPIN_MS after it was moved off that
+ * CPU for answering late there; signer_place_free gives it every CPU
+ * again (s->cpus), for requests answered while the caller goes on working
+ * (sign-many).
  */
 void	signer_place_follow(struct signer *s);
 void	signer_place_free(struct signer *s);

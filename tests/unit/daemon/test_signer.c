@@ -7,13 +7,17 @@
  * for good (signer_failed, the stop callback once, nothing signed); start-up
  * errors come back with their kge code and one line; a sealed key opens with
  * its passphrase file or a systemd credential; no child outlives
- * signer_close. Keys come from fixed seeds.
+ * signer_close; the process follows the caller's CPU, and one that does
+ * not answer there in time is moved to the caller's other CPUs. Keys come
+ * from fixed seeds.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,6 +37,7 @@
 #include "license.h"
 #include "signer.h"
 #include "signer_fixture.h"
+#include "signer_int.h"
 #include "signer_proc.h"
 
 /*
@@ -197,6 +202,146 @@ test_restart(void **state)
 	assert_false(signer_failed(s));
 	signer_close(s);
 	keypair_free(kp);
+	assert_no_children();
+}
+
+/* A thread that sends SIGCONT to pid after ms milliseconds. */
+struct cont_later {
+	pid_t		pid;
+	unsigned	ms;
+};
+
+static void *
+cont_later(void *arg)
+{
+	const struct cont_later	*cl = arg;
+	struct timespec		 ts = { 0, (long)cl->ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+	kill(cl->pid, SIGCONT);
+	return NULL;
+}
+
+static void
+affinity_of(pid_t pid, cpu_set_t *set)
+{
+	CPU_ZERO(set);
+	assert_int_equal(sched_getaffinity(pid, sizeof(*set), set), 0);
+}
+
+static void
+sleep_ms(unsigned ms)
+{
+	struct timespec	ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Sign until pid runs on want alone (a slow machine may make an answer
+ * late, which moves the process for a while): 50 tries at most.
+ */
+static void
+sign_until_on(struct signer *s, const struct kg_keypair *kp, pid_t pid,
+    const cpu_set_t *want)
+{
+	uint8_t		msg[32], sig[KG_SIG_LEN];
+	cpu_set_t	got;
+	int		i;
+
+	memset(msg, 0x33, sizeof(msg));
+	for (i = 0; i < 50; i++) {
+		assert_int_equal(signer_sign(s, KG_DOMAIN_REPLY, msg,
+		    sizeof(msg), sig), 0);
+		assert_int_equal(keys_verify(kp->pk, KG_DOMAIN_REPLY, msg,
+		    sizeof(msg), sig), KGE_OK);
+		affinity_of(pid, &got);
+		if (CPU_EQUAL(&got, want))
+			return;
+		sleep_ms(2 * SIGNER_UNPIN_MS);
+	}
+	fail_msg("the signer process never ran on the caller's CPU alone");
+}
+
+/*
+ * Placement: the process runs on the caller's CPU alone. Stopped there (as
+ * a kernel thread holding that CPU would keep it), it is moved to the
+ * caller's other CPUs once SIGNER_PIN_WAIT_US have passed without an
+ * answer; the answer then comes from the same process, which stays away
+ * for SIGNER_UNPIN_MS and then follows the caller again.
+ */
+static void
+test_pinned_moves(void **state)
+{
+	struct kg_keypair	*kp = seed_keypair(0x42);
+	struct cont_later	 cl;
+	struct signer		*s;
+	pthread_t		 th;
+	cpu_set_t		 mine, one, others, got;
+	uint8_t			 msg[32], sig[KG_SIG_LEN];
+	int64_t			 t0;
+	pid_t			 pid;
+	int			 cpu;
+
+	(void)state;
+	affinity_of(0, &mine);
+	if (CPU_COUNT(&mine) < 2) {
+		keypair_free(kp);
+		skip();		/* nowhere else to go */
+	}
+	key_write("plain.key", 0x42, NULL);
+	s = open_ok("plain.key", NULL);		/* keygated's CPUs: mine */
+	pid = signer_child();
+	/* The caller stays on one CPU, so "the caller's CPU" is that one. */
+	for (cpu = 0; !CPU_ISSET(cpu, &mine); cpu++)
+		;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	others = mine;
+	CPU_CLR(cpu, &others);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	sign_until_on(s, kp, pid, &one);
+
+	/* No answer for 100 ms: moved after SIGNER_PIN_WAIT_US. */
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	wait_state(pid, 'T');
+	cl.pid = pid;
+	cl.ms = 100;
+	assert_int_equal(pthread_create(&th, NULL, cont_later, &cl), 0);
+	memset(msg, 0x44, sizeof(msg));
+	assert_int_equal(signer_sign(s, KG_DOMAIN_REPLY, msg, sizeof(msg), sig),
+	    0);
+	t0 = now_ms();
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(keys_verify(kp->pk, KG_DOMAIN_REPLY, msg, sizeof(msg),
+	    sig), KGE_OK);
+	assert_int_equal(signer_child(), pid);		/* not restarted */
+	affinity_of(pid, &got);
+	assert_true(CPU_EQUAL(&got, &others));
+
+	/* Right after the answer it stays where it went. */
+	assert_int_equal(signer_sign(s, KG_DOMAIN_REPLY, msg, sizeof(msg), sig),
+	    0);
+	affinity_of(pid, &got);
+	if (now_ms() - t0 < SIGNER_UNPIN_MS)
+		assert_false(CPU_ISSET(cpu, &got));
+
+	/* Later it follows the caller again. */
+	sleep_ms(2 * SIGNER_UNPIN_MS);
+	sign_until_on(s, kp, pid, &one);
+	assert_false(signer_failed(s));
+	signer_close(s);
+	keypair_free(kp);
+	assert_int_equal(sched_setaffinity(0, sizeof(mine), &mine), 0);
 	assert_no_children();
 }
 
@@ -389,6 +534,7 @@ main(void)
 		cmocka_unit_test(test_sign_refused),
 		cmocka_unit_test(test_license_key),
 		cmocka_unit_test(test_restart),
+		cmocka_unit_test(test_pinned_moves),
 		cmocka_unit_test(test_restart_other_key),
 		cmocka_unit_test(test_restart_corrupt),
 		cmocka_unit_test(test_restart_limit),
