@@ -7,7 +7,10 @@
  * one Ed25519 signature over the root of a Merkle tree of their hashes, and
  * each is handed to its owner (a connection) as a finished frame carrying
  * its leaf index and path. A batch of one reply is signed directly, so a
- * lone request gets exactly the reply it got before batching.
+ * lone request gets exactly the reply it got before batching. A long turn
+ * (a burst of requests) does not hold all its replies to its end: a batch
+ * of BATCH_WAIT_BELOW or more that has waited BATCH_AGE_MAX_US is signed
+ * when the next reply comes, which starts a new one.
  *
  * Order: replies are handed over in the order they were added, so one
  * connection's replies keep the order of its requests.
@@ -26,6 +29,9 @@ struct wire_reply;
 #define BATCH_REPLIES_MAX	256		/* a full batch is signed at once */
 #define BATCH_BYTES_MAX		(1024 * 1024)	/* so is one of this many body bytes */
 #define BATCH_WAIT_BELOW	32		/* a smaller one waits for one more poll */
+#ifndef BATCH_AGE_MAX_US
+#define BATCH_AGE_MAX_US	500		/* a larger one is signed at this age */
+#endif
 
 /*
  * Hand one finished reply frame of len bytes to its owner; frame is NULL
@@ -48,9 +54,9 @@ void		 batch_free(struct batch *b);
 
 /*
  * Pack r's ReplyBody and queue it for owner; the batch is signed at the end
- * of this loop turn or after the next poll (see above), or at once when it
- * is full. r's pointers may go away
- * when this returns. 0, or -1 (logged, nothing queued) when out of memory.
+ * of this loop turn or after the next poll (see above), or first when it
+ * is full or old. r's pointers may go away when this returns. 0, or -1
+ * (logged, nothing queued) when out of memory.
  */
 int		 batch_add(struct batch *b, void *owner, const struct wire_reply *r);
 

@@ -3,8 +3,9 @@
  * fewer than BATCH_WAIT_BELOW replies is signed after the loop has polled
  * once more without waiting, so the requests that came while a turn was
  * served join the replies of that turn under one signature; a larger one
- * is signed at the end of its turn; an idle loop signs a lone reply
- * directly, waiting for nothing. The batch signs with a real signer
+ * is signed at the end of its turn, or before it when it has waited
+ * BATCH_AGE_MAX_US (a burst of requests is answered a part at a time); an
+ * idle loop signs a lone reply directly, waiting for nothing. The batch signs with a real signer
  * process (keys from a fixed seed); a socketpair stands for a client whose
  * request arrives during the turn.
  */
@@ -232,6 +233,61 @@ test_large_batch_does_not_wait(void **state)
 	fixture_close(&f);
 }
 
+static uint64_t
+mono_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * A long turn (a burst): BATCH_WAIT_BELOW replies that have waited
+ * BATCH_AGE_MAX_US are signed when the next one is added, in the turn, and
+ * that one starts a batch of its own. Younger, they would have waited for
+ * the end of the turn.
+ */
+static void
+test_old_batch_signed_in_turn(void **state)
+{
+	struct fixture	f;
+	struct timespec	age = { 0, (long)BATCH_AGE_MAX_US * 2000L };
+	uint64_t	t0;
+	int		first = 1, next = 3;
+	size_t		i;
+
+	(void)state;
+	fixture_open(&f);
+	t0 = mono_us();
+	for (i = 0; i < BATCH_WAIT_BELOW; i++)
+		reply_add(f.b, &first, (uint8_t)(10 + i));
+	reply_add(f.b, &first, 9);
+	if (mono_us() - t0 < BATCH_AGE_MAX_US)
+		assert_int_equal(got.n, 0);	/* young: it waits */
+	for (i = 0; i < 10 && got.n < BATCH_WAIT_BELOW + 1; i++)
+		assert_int_equal(event_base_loop(f.base, EVLOOP_ONCE), 0);
+	assert_int_equal(got.n, BATCH_WAIT_BELOW + 1);
+	got.n = 0;
+
+	for (i = 0; i < BATCH_WAIT_BELOW; i++)
+		reply_add(f.b, &first, (uint8_t)(10 + i));
+	nanosleep(&age, NULL);
+	reply_add(f.b, &next, 7);
+	/* Signed and handed over in the turn, before the loop ran again. */
+	assert_int_equal(got.n, BATCH_WAIT_BELOW);
+	for (i = 0; i < BATCH_WAIT_BELOW; i++) {
+		assert_int_equal(got.owner[i], 1);
+		assert_int_equal(frame_check(i, f.kp->pk, 5), 10 + i);
+	}
+	got.n = 0;
+	turns_until_delivered(f.base);
+	assert_int_equal(got.n, 1);
+	assert_int_equal(got.owner[0], 3);
+	assert_int_equal(frame_check(0, f.kp->pk, 0), 7);
+	fixture_close(&f);
+}
+
 /*
  * An idle loop: a lone reply is signed directly, within two turns (the
  * batch waits for nothing but a poll that finds nothing).
@@ -262,6 +318,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_late_request_joins),
 		cmocka_unit_test(test_large_batch_does_not_wait),
+		cmocka_unit_test(test_old_batch_signed_in_turn),
 		cmocka_unit_test(test_lone_reply_direct),
 	};
 
