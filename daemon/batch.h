@@ -3,7 +3,8 @@
  * signatures"). The replies that become ready in one turn of an event loop
  * wait here, packed; at the end of the turn (or, for fewer than
  * BATCH_WAIT_BELOW of them, after one more poll that does not wait, so the
- * requests that came meanwhile join them) they are signed together with
+ * requests that came meanwhile join them, and after more such polls while
+ * they bring replies, BATCH_POLLS_MAX in all) they are signed together with
  * one Ed25519 signature over the root of a Merkle tree of their hashes, and
  * each is handed to its owner (a connection) as a finished frame carrying
  * its leaf index and path. A batch of one reply is signed directly, so a
@@ -29,6 +30,7 @@ struct wire_reply;
 #define BATCH_REPLIES_MAX	256		/* a full batch is signed at once */
 #define BATCH_BYTES_MAX		(1024 * 1024)	/* so is one of this many body bytes */
 #define BATCH_WAIT_BELOW	32		/* a smaller one waits for one more poll */
+#define BATCH_POLLS_MAX		4		/* ... or more, while they bring replies */
 #ifndef BATCH_AGE_MAX_US
 #define BATCH_AGE_MAX_US	500		/* a larger one is signed at this age */
 #endif

@@ -2,7 +2,8 @@
  * Unit tests of when a reply batch closes (daemon/batch.c): a batch of
  * fewer than BATCH_WAIT_BELOW replies is signed after the loop has polled
  * once more without waiting, so the requests that came while a turn was
- * served join the replies of that turn under one signature; a larger one
+ * served join the replies of that turn under one signature, and polls on
+ * while polls bring requests (BATCH_POLLS_MAX in all); a larger one
  * is signed at the end of its turn, or before it when it has waited
  * BATCH_AGE_MAX_US (a burst of requests is answered a part at a time); an
  * idle loop signs a lone reply directly, waiting for nothing. The batch signs with a real signer
@@ -36,6 +37,8 @@
 #include "wire.h"
 
 #define SEED		0x5b
+
+_Static_assert(BATCH_POLLS_MAX > 1, "a batch polls more than once while it grows");
 #define FRAMES_MAX	(BATCH_WAIT_BELOW + 8)
 
 /* What the batch handed over, in order. */
@@ -135,6 +138,7 @@ struct fixture {
 	int			 sv[2];
 	struct event		*ev;
 	int			 late;	/* the owner whose request comes late */
+	int			 chain;	/* late requests still to send, one a poll */
 };
 
 /* The late client's request is readable: read it, queue its reply. */
@@ -147,6 +151,12 @@ late_read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	assert_int_equal(read(fd, &c, 1), 1);
 	reply_add(f->b, &f->late, (uint8_t)c);
+	/* The next one comes while this turn is served: the next poll's. */
+	if (f->chain > 0) {
+		f->chain--;
+		c++;
+		assert_int_equal(write(f->sv[1], &c, 1), 1);
+	}
 }
 
 static void
@@ -202,6 +212,41 @@ test_late_request_joins(void **state)
 	assert_int_equal(got.owner[1], 2);
 	assert_int_equal(frame_check(0, f.kp->pk, 1), 1);
 	assert_int_equal(frame_check(1, f.kp->pk, 1), 7);
+	fixture_close(&f);
+}
+
+/*
+ * Requests that keep coming, one a poll: the batch takes the replies of its
+ * turn and those of BATCH_POLLS_MAX polls more, then is signed; the one
+ * after makes the next batch.
+ */
+static void
+test_polls_while_growing(void **state)
+{
+	struct fixture	f;
+	int		first = 1;
+	size_t		i, n;
+
+	(void)state;
+	fixture_open(&f);
+	f.chain = BATCH_POLLS_MAX + 1;
+	reply_add(f.b, &first, 1);
+	/* The turn's other request. */
+	assert_int_equal(write(f.sv[1], "\x20", 1), 1);
+	turns_until_delivered(f.base);
+	n = 2 + BATCH_POLLS_MAX;
+	assert_int_equal(got.n, n);
+	assert_int_equal(got.owner[0], 1);
+	assert_int_equal(frame_check(0, f.kp->pk, 3), 1);
+	for (i = 1; i < n; i++) {
+		assert_int_equal(got.owner[i], 2);
+		assert_int_equal(frame_check(i, f.kp->pk, 3), 0x20 + i - 1);
+	}
+	/* The last one came after: signed alone, directly. */
+	got.n = 0;
+	turns_until_delivered(f.base);
+	assert_int_equal(got.n, 1);
+	assert_int_equal(frame_check(0, f.kp->pk, 0), 0x20 + n - 1);
 	fixture_close(&f);
 }
 
@@ -317,6 +362,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_late_request_joins),
+		cmocka_unit_test(test_polls_while_growing),
 		cmocka_unit_test(test_large_batch_does_not_wait),
 		cmocka_unit_test(test_old_batch_signed_in_turn),
 		cmocka_unit_test(test_lone_reply_direct),
