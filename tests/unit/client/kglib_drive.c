@@ -308,7 +308,7 @@ drive_round(const struct drive_opts *o, char **f)
 static void
 drive_op(kg_client *c, const struct drive_opts *o, char *word)
 {
-	char		*f[DRIVE_ARGS_MAX], *key = NULL, *pub = NULL;
+	char		*f[DRIVE_ARGS_MAX] = { NULL }, *key = NULL, *pub = NULL;
 	kg_result	*r = NULL;
 	json_t		*line;
 	long long	 t0;

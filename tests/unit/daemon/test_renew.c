@@ -182,8 +182,9 @@ activate(struct fixture *f, const char *host, const char *key, const char *act,
 	struct request_ctx		rc = { .d = &f->d, .peer = &peer };
 
 	memset(&peer, 0, sizeof(peer));
-	snprintf(peer.host, sizeof(peer.host), "%s", host);
-	snprintf(peer.text, sizeof(peer.text), "%s:40000", host);
+	assert_true(strlen(host) < sizeof(peer.host));
+	memcpy(peer.host, host, strlen(host) + 1);
+	snprintf(peer.text, sizeof(peer.text), "%s:40000", peer.host);
 	rq.key = (char *)key;
 	rq.act = (char *)act;
 	handler_reply_init(out);
