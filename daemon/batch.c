@@ -205,16 +205,23 @@ batch_item_new(struct batch *b, void *owner)
 static int
 batch_pack(struct batch *b, struct batch_item *it, const struct wire_reply *r)
 {
-	size_t	len;
+	size_t	max;
 
-	len = wire_reply_body_size(r);
-	if (batch_reserve_bytes(&b->body, &b->bodycap, b->bodylen, len) == -1) {
+	/* Packed once, into room from a bound (sizing costs a packing). */
+	max = wire_reply_body_max(r);
+	if (batch_reserve_bytes(&b->body, &b->bodycap, b->bodylen, max) == -1) {
 		log_error("%s: out of memory for a reply of %zu bytes",
-		    __func__, len);
+		    __func__, max);
 		return -1;
 	}
 	it->off = b->bodylen;
 	it->len = wire_reply_body_pack(r, b->body + b->bodylen);
+	if (it->len > max) {
+		/* The bound missed a field: memory is no longer ours. */
+		log_error("%s: a reply body of %zu bytes, over its bound of "
+		    "%zu", __func__, it->len, max);
+		abort();
+	}
 	b->bodylen += it->len;
 	return 0;
 }

@@ -225,6 +225,59 @@ wire_reply_body_fill(const struct wire_reply *r, Keygate__ReplyBody *body,
 	}
 }
 
+/*
+ * Bounds of packed fields: a tag of up to 2 bytes (field numbers to 2047)
+ * and a varint or length prefix of up to 10, then the text itself.
+ */
+#define WIRE_FIELD_MAX	(2 + 10)
+
+static size_t
+wire_text_max(const char *s)
+{
+	return WIRE_FIELD_MAX + (s != NULL ? strlen(s) : 0);
+}
+
+/* Every field of a Verdict, with its Quote and Renewal (see wire.h). */
+static size_t
+wire_verdict_max(const Keygate__Verdict *v)
+{
+	size_t	n;
+
+	n = wire_text_max(v->verdict) + wire_text_max(v->reason) +
+	    wire_text_max(v->eligible) + wire_text_max(v->latest) +
+	    wire_text_max(v->key) + wire_text_max(v->regno) +
+	    wire_text_max(v->licensee) + wire_text_max(v->product) +
+	    wire_text_max(v->edition) + wire_text_max(v->state) +
+	    wire_text_max(v->detail);
+	/* support_expiry, license_expiry, days_left, retry_after */
+	n += 4 * WIRE_FIELD_MAX;
+	if (v->quote != NULL)	/* kind, price, new_expiry */
+		n += WIRE_FIELD_MAX + wire_text_max(v->quote->kind) +
+		    2 * WIRE_FIELD_MAX;
+	if (v->renewal != NULL)	/* kind, act, price, new_expiry, months */
+		n += WIRE_FIELD_MAX + wire_text_max(v->renewal->kind) +
+		    wire_text_max(v->renewal->act) + 3 * WIRE_FIELD_MAX;
+	return n;
+}
+
+/* At least the packed size of r's ReplyBody: see wire.h. */
+size_t
+wire_reply_body_max(const struct wire_reply *r)
+{
+	size_t	n;
+
+	/* protocol, nonce, request_hash, server_time, test_clock */
+	n = 5 * WIRE_FIELD_MAX + r->nonce_len + KG_HASH_LEN + WIRE_FIELD_MAX;
+	if (r->verdict != NULL)
+		n += wire_verdict_max(r->verdict);
+	else if (r->rotations != NULL)
+		n += keygate__rotations__get_packed_size(r->rotations);
+	else
+		n += wire_text_max(r->error_reason != NULL ? r->error_reason :
+		    "internal") + wire_text_max(r->error_detail);
+	return n;
+}
+
 /* The packed size of r's ReplyBody: see wire.h. */
 size_t
 wire_reply_body_size(const struct wire_reply *r)

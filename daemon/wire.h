@@ -118,6 +118,15 @@ size_t	wire_reply_body_size(const struct wire_reply *r);
 size_t	wire_reply_body_pack(const struct wire_reply *r, uint8_t *out);
 
 /*
+ * At least wire_reply_body_size(r), from the lengths of r's texts alone
+ * (nothing encoded; a rotations list is sized exactly): room enough to
+ * pack into, for a quarter of the work of sizing. It names every field of
+ * ReplyBody, Verdict, Quote, Renewal and Error; test_wire fails when
+ * keygate.proto gives one of them a field this does not know.
+ */
+size_t	wire_reply_body_max(const struct wire_reply *r);
+
+/*
  * A packed ReplyBody and its signature: direct (depth 0, index 0: sig is
  * over "keygate-reply-v1\0" || body) or batched (sig over the batch domain
  * and a Merkle root; index and the depth sibling hashes of path lead from

@@ -615,6 +615,121 @@ test_reply_frame_max(void **state)
 	free(body);
 }
 
+/* Fill text with n bytes of c (n < 300), or set it to NULL or "". */
+static char *
+body_text(char buf[300], int kind, char c)
+{
+	static const size_t	lens[] = { 0, 1, 127, 128, 299 };
+
+	if (kind < 0)
+		return NULL;
+	memset(buf, c, lens[kind % 5]);
+	buf[lens[kind % 5]] = '\0';
+	return buf;
+}
+
+/*
+ * wire_reply_body_max bounds the packed ReplyBody for every kind of result
+ * and texts of every length (empty, 1, 127, 128, 299 bytes, NULL), with the
+ * widest numbers; and it knows every field: a field added to one of these
+ * messages in keygate.proto fails this until wire_reply_body_max counts it.
+ */
+static void
+test_reply_body_max(void **state)
+{
+	static const int64_t	 times[] = { 0, 1700000000, INT64_MIN };
+	Keygate__Verdict	 v;
+	Keygate__Quote		 q;
+	Keygate__Renewal	 rn;
+	Keygate__Rotations	 rot = KEYGATE__ROTATIONS__INIT;
+	Keygate__RotationStatement st = KEYGATE__ROTATION_STATEMENT__INIT,
+				*stp[3];
+	struct wire_reply	 r;
+	char			 t[17][300];
+	uint8_t			 nonce[64], hash[KG_HASH_LEN], blob[100], *out;
+	size_t			 max, len, exact, i;
+	int			 kind, k, nonce_len;
+
+	(void)state;
+	assert_int_equal(keygate__reply_body__descriptor.n_fields, 8);
+	assert_int_equal(keygate__verdict__descriptor.n_fields, 17);
+	assert_int_equal(keygate__quote__descriptor.n_fields, 3);
+	assert_int_equal(keygate__renewal__descriptor.n_fields, 5);
+	assert_int_equal(keygate__error__descriptor.n_fields, 2);
+	memset(nonce, 0x11, sizeof(nonce));
+	memset(hash, 0x22, sizeof(hash));
+	memset(blob, 0x33, sizeof(blob));
+	st.body.data = blob;
+	st.body.len = sizeof(blob);
+	st.signature.data = blob;
+	st.signature.len = 64;
+	for (i = 0; i < 3; i++)
+		stp[i] = &st;
+	assert_non_null(out = malloc(1 << 16));
+	for (kind = -1; kind < 10; kind++)
+	for (k = 0; k < 4; k++) {
+		memset(&r, 0, sizeof(r));
+		nonce_len = kind < 0 ? 0 : kind % 2 == 0 ? 16 : 64;
+		r.nonce = nonce_len > 0 ? nonce : NULL;
+		r.nonce_len = (size_t)nonce_len;
+		r.request_hash = kind % 3 != 0 ? hash : NULL;
+		r.server_time = times[(size_t)(kind + 1) % 3];
+		r.test_clock = kind % 2 != 0;
+		keygate__verdict__init(&v);
+		keygate__quote__init(&q);
+		keygate__renewal__init(&rn);
+		switch (k) {
+		case 0:		/* a verdict with everything */
+			v.verdict = body_text(t[0], kind, 'a');
+			v.reason = body_text(t[1], kind + 1, 'b');
+			v.eligible = body_text(t[2], kind + 2, 'c');
+			v.latest = body_text(t[3], kind + 3, 'd');
+			v.key = body_text(t[4], kind + 4, 'e');
+			v.regno = body_text(t[5], kind, 'f');
+			v.licensee = body_text(t[6], kind + 1, 'g');
+			v.product = body_text(t[7], kind + 2, 'h');
+			v.edition = body_text(t[8], kind + 3, 'i');
+			v.state = body_text(t[9], kind + 4, 'j');
+			v.detail = body_text(t[10], kind, 'k');
+			v.support_expiry = UINT32_MAX;
+			v.license_expiry = UINT32_MAX;
+			v.days_left = kind % 2 == 0 ? INT32_MIN : INT32_MAX;
+			v.retry_after = UINT32_MAX;
+			q.kind = body_text(t[11], kind + 1, 'l');
+			q.price = kind % 2 == 0 ? INT64_MIN : INT64_MAX;
+			q.new_expiry = UINT32_MAX;
+			v.quote = &q;
+			rn.kind = body_text(t[12], kind + 2, 'm');
+			rn.act = body_text(t[13], kind + 3, 'n');
+			rn.price = INT64_MIN;
+			rn.new_expiry = UINT32_MAX;
+			rn.months = UINT32_MAX;
+			v.renewal = &rn;
+			r.verdict = &v;
+			break;
+		case 1:		/* a bare verdict */
+			r.verdict = &v;
+			break;
+		case 2:		/* rotations */
+			rot.n_statements = (size_t)(kind + 1) % 4;
+			rot.statements = stp;
+			r.rotations = &rot;
+			break;
+		default:	/* an error */
+			r.error_reason = body_text(t[14], kind, 'o');
+			r.error_detail = body_text(t[15], kind + 1, 'p');
+			break;
+		}
+		exact = wire_reply_body_size(&r);
+		max = wire_reply_body_max(&r);
+		assert_true(max >= exact);
+		assert_true(max < (1 << 16));
+		len = wire_reply_body_pack(&r, out);
+		assert_int_equal(len, exact);
+	}
+	free(out);
+}
+
 /* dispatch_frame's own answers: these never reach a handler or the store. */
 static void
 test_dispatch_errors(void **state)
@@ -739,6 +854,7 @@ main(void)
 		cmocka_unit_test(test_decode_budget),
 		cmocka_unit_test(test_reply_encode),
 		cmocka_unit_test(test_reply_frame_max),
+		cmocka_unit_test(test_reply_body_max),
 		cmocka_unit_test(test_dispatch_errors),
 	};
 
