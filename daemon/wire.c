@@ -130,7 +130,8 @@ enum wire_decode
 wire_request_decode(const uint8_t *buf, size_t len, size_t budget,
     struct wire_request *req)
 {
-	memset(req, 0, sizeof(*req));
+	/* Not arena_buf: the arena hands out its bytes, protobuf-c sets them. */
+	memset(req, 0, offsetof(struct wire_request, arena_buf));
 	req->reason = KG_REASON_OK;
 	req->detail = "";
 	pb_arena_init(&req->arena, req->arena_buf, sizeof(req->arena_buf),
