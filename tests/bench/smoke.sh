@@ -1,6 +1,7 @@
 # bench/smoke: kgbench works against the real keygated (behaviour, never
 # speed). For about one second it sends update checks with 10 keys over 4
-# connections and must report replies, no errors and verified signatures;
+# connections and must report replies, no errors and verified signatures
+# (an open-loop run also its server latency);
 # with another vendor's public key every sampled signature must fail to
 # verify (so a broken daemon cannot look fast); activations redeem each act
 # once; and the echo baseline answers frames of the size it was told.
@@ -39,6 +40,21 @@ expect_eq "demo verdicts" "$(field "$T/run.out" demo_replies)" 0
 check "verified > 0" gt0 "$(field "$T/run.out" verified)"
 check "server CPU time reported" grep -q '^server_cpu_us_per_reply: [0-9]' "$T/run.out"
 check "latency p99 reported" grep -q '^latency_us_p99: [0-9]' "$T/run.out"
+
+# Open loop at a fixed rate: the server latency (send to the kernel's
+# receive stamp) is printed, and is never above the latency from the
+# schedule (each request's is at most that); closed loop prints none.
+"$KGBENCH" --port "$KG_PORT" --keys "$T/keys.txt" --pubkey "$T/d/signing.pub" \
+    --connections 8 --duration 0.5 --rate 2000 >"$T/rate.out" 2>&1
+expect_eq "open loop: exit status" "$?" 0
+expect_eq "open loop: errors" "$(field "$T/rate.out" errors)" 0
+check "open loop: server latency p99 reported" \
+    grep -q '^server_latency_us_p99: [0-9]' "$T/rate.out"
+check "open loop: server p99 <= p99 from the schedule" awk \
+    -v s="$(field "$T/rate.out" server_latency_us_p99)" \
+    -v l="$(field "$T/rate.out" latency_us_p99)" "BEGIN { exit !(s + 0 <= l + 0 && s + 0 > 0) }"
+check "closed loop: no server latency" \
+    sh -c "! grep -q '^server_latency' '$T/run.out'"
 
 # A count bound ends the run before the time bound.
 "$KGBENCH" --port "$KG_PORT" --keys "$T/keys.txt" --pubkey "$T/d/signing.pub" \
