@@ -1602,25 +1602,32 @@ done:
 static int
 license_get_tx(struct tx *tx, uint64_t serial, struct store_license *l)
 {
-	uint8_t	kb[8];
-	MDB_val	key, data;
-	int	err;
+	struct store_snap	snap;
+	uint8_t			kb[8];
+	MDB_val			key, data;
+	bool			read_only;
+	int			err;
 
+	/*
+	 * Read in this snapshot before: no lookup (store_cache.h). Only
+	 * read transactions (the checks') keep decodings: the reads of a
+	 * write, the committer's among them, do not fill a table.
+	 */
+	if ((read_only = tx_snap(tx, &snap)) &&
+	    store_cache_license_snap_get(&snap, serial, l))
+		return STORE_OK;
 	store_record_be64_put(kb, serial);
 	key = val_bytes(kb, sizeof(kb));
 	if ((err = db_get_raw(tx, DB_LICENSES, &key, &data)) != STORE_OK)
 		return err;
-	/*
-	 * The same bytes as last time: the same decoding (store_cache.h).
-	 * Only read transactions (the checks') keep decodings: the reads of
-	 * a write, the committer's among them, do not fill a table.
-	 */
-	if (!tx->write &&
-	    store_cache_license_get(serial, data.mv_data, data.mv_size, l))
+	/* The same bytes as last time: the same decoding. */
+	if (read_only && store_cache_license_get(&snap, serial, data.mv_data,
+	    data.mv_size, l))
 		return STORE_OK;
 	err = rec_unpack(tx, DB_LICENSES, &data, STORE_RECORD_LICENSE, l);
-	if (err == STORE_OK && !tx->write)
-		store_cache_license_put(serial, data.mv_data, data.mv_size, l);
+	if (err == STORE_OK && read_only)
+		store_cache_license_put(&snap, serial, data.mv_data,
+		    data.mv_size, l);
 	return err;
 }
 

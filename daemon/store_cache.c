@@ -6,10 +6,14 @@
  * again for every check. The tables are small and direct: a vendor's
  * checks touch few products, and a miss costs just the read it replaces.
  *
- * License records change with every renewal, so they are not tagged by
- * snapshot: each is kept with the bytes it was decoded from and used again
- * only for the very same bytes (the read itself is never skipped). The
- * table has CACHE_LICENSES entries of 592 bytes (9.3 MiB), direct-mapped
+ * License records change with every renewal, so a snapshot's tag alone
+ * would keep few of them long: each is kept with the bytes it was decoded
+ * from and used again for the very same bytes, whatever was written
+ * meanwhile. It also keeps the snapshot those bytes were last read in, and
+ * a read in that same snapshot skips the store's lookup (LMDB's B-tree
+ * search and the pages it touches): under a load of checks nothing is
+ * written and every read after the first is such a read. The
+ * table has CACHE_LICENSES entries of 608 bytes (9.5 MiB), direct-mapped
  * by serial (serials are issued in sequence, so the first CACHE_LICENSES
  * of them never collide); pages of it no check has touched are never
  * mapped. An entry keeps the decoding's numbers and its five texts back to
@@ -64,6 +68,7 @@ enum cache_text {
 };
 
 struct cache_license {
+	struct cache_tag snap;			/* where these bytes were last read */
 	uint64_t	serial;			/* the one read */
 	uint64_t	lic_serial;		/* the one the record holds */
 	int64_t		activated_at, updated_at;
@@ -270,20 +275,14 @@ license_texts(struct store_license *l, char *text[CACHE_TEXTS],
 	room[TEXT_REASON] = sizeof(l->status_reason);
 }
 
-bool
-store_cache_license_get(uint64_t serial, const void *raw, size_t len,
-    struct store_license *out)
+/* The kept decoding of entry c into *out. */
+static void
+license_copy_out(const struct cache_license *c, struct store_license *out)
 {
-	const struct cache_license	*c;
-	const uint8_t			*p;
-	char				*text[CACHE_TEXTS];
-	size_t				 room[CACHE_TEXTS], i;
+	const uint8_t	*p;
+	char		*text[CACHE_TEXTS];
+	size_t		 room[CACHE_TEXTS], i;
 
-	if (tl_licenses == NULL || len == 0 || len > CACHE_LICENSE_RAW_MAX)
-		return false;
-	c = &tl_licenses[serial % CACHE_LICENSES];
-	if (c->len != len || c->serial != serial || memcmp(c->bytes, raw, len) != 0)
-		return false;
 	memset(out, 0, sizeof(*out));
 	out->lic.serial = c->lic_serial;
 	out->lic.created = c->created;
@@ -297,14 +296,46 @@ store_cache_license_get(uint64_t serial, const void *raw, size_t len,
 	out->activated_at = c->activated_at;
 	out->updated_at = c->updated_at;
 	license_texts(out, text, room);
-	for (i = 0, p = c->bytes + len; i < CACHE_TEXTS; p += c->tlen[i++])
+	for (i = 0, p = c->bytes + c->len; i < CACHE_TEXTS; p += c->tlen[i++])
 		memcpy(text[i], p, c->tlen[i]);		/* put checked the room */
+}
+
+bool
+store_cache_license_snap_get(const struct store_snap *s, uint64_t serial,
+    struct store_license *out)
+{
+	const struct cache_license	*c;
+
+	if (tl_licenses == NULL)
+		return false;
+	c = &tl_licenses[serial % CACHE_LICENSES];
+	if (c->len == 0 || c->serial != serial || c->snap.uid != s->uid ||
+	    c->snap.txnid != s->txnid)
+		return false;
+	license_copy_out(c, out);
+	return true;
+}
+
+bool
+store_cache_license_get(const struct store_snap *s, uint64_t serial,
+    const void *raw, size_t len, struct store_license *out)
+{
+	struct cache_license	*c;
+
+	if (tl_licenses == NULL || len == 0 || len > CACHE_LICENSE_RAW_MAX)
+		return false;
+	c = &tl_licenses[serial % CACHE_LICENSES];
+	if (c->len != len || c->serial != serial || memcmp(c->bytes, raw, len) != 0)
+		return false;
+	c->snap.uid = s->uid;		/* the same bytes in this snapshot too */
+	c->snap.txnid = s->txnid;
+	license_copy_out(c, out);
 	return true;
 }
 
 void
-store_cache_license_put(uint64_t serial, const void *raw, size_t len,
-    const struct store_license *l)
+store_cache_license_put(const struct store_snap *s, uint64_t serial,
+    const void *raw, size_t len, const struct store_license *l)
 {
 	struct cache_license	*c;
 	struct store_license	 copy = *l;
@@ -323,6 +354,8 @@ store_cache_license_put(uint64_t serial, const void *raw, size_t len,
 	    (tl_licenses = calloc(CACHE_LICENSES, sizeof(*tl_licenses))) == NULL)
 		return;		/* no memory: reads just decode */
 	c = &tl_licenses[serial % CACHE_LICENSES];
+	c->snap.uid = s->uid;
+	c->snap.txnid = s->txnid;
 	c->serial = serial;
 	c->lic_serial = l->lic.serial;
 	c->activated_at = l->activated_at;

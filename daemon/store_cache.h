@@ -58,13 +58,18 @@ void	store_cache_releases_put(const struct store_snap *s, const char *product,
  * is kept with its raw bytes, and a later read of the same serial whose
  * bytes are identical gets the kept decoding (decoding is a function of
  * the bytes, so a hit is exactly what decoding would give, whatever was
- * written meanwhile). Per thread, direct-mapped by serial; the table is
- * allocated on the first put.
+ * written meanwhile). Each entry also names the last snapshot its bytes
+ * were read in: a read in that same snapshot needs no store lookup at all
+ * (store_cache_license_snap_get), as the snapshot holds those bytes. Per
+ * thread, direct-mapped by serial; the table is allocated on the first put.
  */
-bool	store_cache_license_get(uint64_t serial, const void *raw, size_t len,
-	    struct store_license *out);
-void	store_cache_license_put(uint64_t serial, const void *raw, size_t len,
-	    const struct store_license *l);
+bool	store_cache_license_snap_get(const struct store_snap *s,
+	    uint64_t serial, struct store_license *out);
+/* A hit also makes s the entry's snapshot. */
+bool	store_cache_license_get(const struct store_snap *s, uint64_t serial,
+	    const void *raw, size_t len, struct store_license *out);
+void	store_cache_license_put(const struct store_snap *s, uint64_t serial,
+	    const void *raw, size_t len, const struct store_license *l);
 
 /*
  * Forget this thread's entries of store uid (0: all of them) and free them;

@@ -539,9 +539,11 @@ test_licenses(void **state)
 
 /*
  * Reads of a license go through the thread's decoded-record cache, which
- * serves only the very bytes it decoded: a license of the same serial in
- * another store, a renewed license and a record too large to keep all
- * read as stored, in any order.
+ * serves only the very bytes it decoded, or what it read in the same
+ * snapshot: a license of the same serial in another store, a renewed
+ * license and a record too large to keep all read as stored, in any order;
+ * a snapshot held across a write keeps seeing what it saw, and the next
+ * one sees the write.
  */
 static void
 test_license_cache(void **state)
@@ -606,6 +608,39 @@ test_license_cache(void **state)
 		assert_int_equal(g.lic.revision, 1);
 		assert_int_equal(g.status, KG_STATUS_ACTIVE);
 	}
+
+	/* One snapshot held while the license is written again. */
+	store_read_hold(st);
+	assert_int_equal(st->ops->license_get_serial(st, 1, &l), STORE_OK);
+	assert_int_equal(l.lic.revision, 2);
+	g = l;
+	g.lic.revision = 3;
+	g.status = KG_STATUS_ACTIVE;
+	g.status_reason[0] = '\0';
+	assert_int_equal(st->ops->license_update(st, &g, 2, &a), STORE_OK);
+	for (round = 0; round < 2; round++) {
+		assert_int_equal(st->ops->license_get_serial(st, 1, &g),
+		    STORE_OK);
+		assert_memory_equal(&l, &g, sizeof(l));	/* what it saw */
+	}
+	store_read_release(st);
+	for (round = 0; round < 2; round++) {
+		store_read_hold(st);
+		assert_int_equal(st->ops->license_get_serial(st, 1, &g),
+		    STORE_OK);
+		assert_int_equal(g.lic.revision, 3);
+		assert_int_equal(g.status, KG_STATUS_ACTIVE);
+		assert_string_equal(g.status_reason, "");
+		store_read_release(st);
+	}
+	/* Another license written: this one's bytes, and its read, stay. */
+	assert_int_equal(st->ops->license_get_serial(st, 2, &l), STORE_OK);
+	l.updated_at = T0 + 11;
+	assert_int_equal(st->ops->license_update(st, &l, 1, &a), STORE_OK);
+	assert_int_equal(st->ops->license_get_serial(st, 1, &l), STORE_OK);
+	assert_int_equal(l.lic.revision, 3);
+	assert_int_equal(st->ops->license_get_serial(st, 2, &l), STORE_OK);
+	assert_int_equal(l.updated_at, T0 + 11);
 	st2->ops->close(st2);
 	dir_remove(dir2);
 }
