@@ -237,15 +237,6 @@ sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Sign until pid runs on want alone (a slow machine may make an answer
  * late, which moves the process for a while): 50 tries at most.
@@ -320,7 +311,7 @@ test_pinned_moves(void **state)
 	memset(msg, 0x44, sizeof(msg));
 	assert_int_equal(signer_sign(s, KG_DOMAIN_REPLY, msg, sizeof(msg), sig),
 	    0);
-	t0 = now_ms();
+	t0 = signer_clock_msec();
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(keys_verify(kp->pk, KG_DOMAIN_REPLY, msg, sizeof(msg),
 	    sig), KGE_OK);
@@ -332,7 +323,7 @@ test_pinned_moves(void **state)
 	assert_int_equal(signer_sign(s, KG_DOMAIN_REPLY, msg, sizeof(msg), sig),
 	    0);
 	affinity_of(pid, &got);
-	if (now_ms() - t0 < SIGNER_UNPIN_MS)
+	if (signer_clock_msec() - t0 < SIGNER_UNPIN_MS)
 		assert_false(CPU_ISSET(cpu, &got));
 
 	/* Later it follows the caller again. */

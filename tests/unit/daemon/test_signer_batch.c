@@ -191,6 +191,17 @@ fixture_close(struct fixture *f)
 	signer_close(f->d.signer);
 }
 
+/* The next delivery is one reply of owner's, signed directly, nonce byte n. */
+static void
+lone_reply_next(struct fixture *f, int owner, uint8_t n)
+{
+	got.n = 0;
+	turns_until_delivered(f->base);
+	assert_int_equal(got.n, 1);
+	assert_int_equal(got.owner[0], owner);
+	assert_int_equal(frame_check(0, f->kp->pk, 0), n);
+}
+
 /*
  * A reply queued in a turn, and a request that comes before the loop polls
  * again: one batch of two, each reply verifying with its path.
@@ -243,10 +254,7 @@ test_polls_while_growing(void **state)
 		assert_int_equal(frame_check(i, f.kp->pk, 3), 0x20 + i - 1);
 	}
 	/* The last one came after: signed alone, directly. */
-	got.n = 0;
-	turns_until_delivered(f.base);
-	assert_int_equal(got.n, 1);
-	assert_int_equal(frame_check(0, f.kp->pk, 0), 0x20 + n - 1);
+	lone_reply_next(&f, 2, (uint8_t)(0x20 + n - 1));
 	fixture_close(&f);
 }
 
@@ -270,11 +278,7 @@ test_large_batch_does_not_wait(void **state)
 	assert_int_equal(got.n, BATCH_WAIT_BELOW);
 	for (i = 0; i < BATCH_WAIT_BELOW; i++)
 		assert_int_equal(frame_check(i, f.kp->pk, 5), 10 + i);
-	got.n = 0;
-	turns_until_delivered(f.base);
-	assert_int_equal(got.n, 1);
-	assert_int_equal(got.owner[0], 2);
-	assert_int_equal(frame_check(0, f.kp->pk, 0), 7);
+	lone_reply_next(&f, 2, 7);
 	fixture_close(&f);
 }
 
@@ -325,11 +329,7 @@ test_old_batch_signed_in_turn(void **state)
 		assert_int_equal(got.owner[i], 1);
 		assert_int_equal(frame_check(i, f.kp->pk, 5), 10 + i);
 	}
-	got.n = 0;
-	turns_until_delivered(f.base);
-	assert_int_equal(got.n, 1);
-	assert_int_equal(got.owner[0], 3);
-	assert_int_equal(frame_check(0, f.kp->pk, 0), 7);
+	lone_reply_next(&f, 3, 7);
 	fixture_close(&f);
 }
 
