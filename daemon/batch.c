@@ -20,11 +20,11 @@
  * grew the batch from about 18 replies to 22, and polling on while it
  * grows to 25 (about 0.17 us less CPU a check; at 1,000 connections and
  * half the maximum rate about 0.9 us less, the batches there being
- * smaller). A large batch gains
- * little from waiting (its signature is already shared widely) while its
- * replies would wait the longest, hence the bound. A batch that is full
- * (BATCH_REPLIES_MAX replies or BATCH_BYTES_MAX body bytes) is signed before
- * another reply joins it, which bounds both the memory and the wait.
+ * smaller). A large batch gains little from waiting (its signature is
+ * already shared widely) while its replies would wait the longest, hence
+ * the bound. A batch that is full (BATCH_REPLIES_MAX replies or
+ * BATCH_BYTES_MAX body bytes) is signed before another reply joins it,
+ * which bounds both the memory and the wait.
  *
  * So is one of BATCH_WAIT_BELOW replies or more whose first has waited
  * BATCH_AGE_MAX_US: a turn that serves a burst (the requests a client sent

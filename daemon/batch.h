@@ -31,9 +31,7 @@ struct wire_reply;
 #define BATCH_BYTES_MAX		(1024 * 1024)	/* so is one of this many body bytes */
 #define BATCH_WAIT_BELOW	32		/* a smaller one waits for one more poll */
 #define BATCH_POLLS_MAX		4		/* ... or more, while they bring replies */
-#ifndef BATCH_AGE_MAX_US
 #define BATCH_AGE_MAX_US	500		/* a larger one is signed at this age */
-#endif
 
 /*
  * Hand one finished reply frame of len bytes to its owner; frame is NULL

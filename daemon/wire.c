@@ -267,8 +267,8 @@ wire_reply_body_max(const struct wire_reply *r)
 {
 	size_t	n;
 
-	/* protocol, nonce, request_hash, server_time, test_clock */
-	n = 5 * WIRE_FIELD_MAX + r->nonce_len + KG_HASH_LEN + WIRE_FIELD_MAX;
+	/* protocol, nonce, request_hash, server_time, test_clock, the result */
+	n = 6 * WIRE_FIELD_MAX + r->nonce_len + KG_HASH_LEN;
 	if (r->verdict != NULL)
 		n += wire_verdict_max(r->verdict);
 	else if (r->rotations != NULL)

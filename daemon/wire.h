@@ -120,7 +120,7 @@ size_t	wire_reply_body_pack(const struct wire_reply *r, uint8_t *out);
 /*
  * At least wire_reply_body_size(r), from the lengths of r's texts alone
  * (nothing encoded; a rotations list is sized exactly): room enough to
- * pack into, for a quarter of the work of sizing. It names every field of
+ * pack into, for the work of a few strlen calls. It names every field of
  * ReplyBody, Verdict, Quote, Renewal and Error; test_wire fails when
  * keygate.proto gives one of them a field this does not know.
  */
