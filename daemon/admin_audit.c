@@ -178,14 +178,22 @@ backup_run(void *arg)
 	return job->st->ops->backup(job->st, job->path);
 }
 
-/* Wait for the copy to end (it cannot be stopped halfway), then free job. */
 static void
-backup_job_free(void *arg)
+backup_job_free_rest(void *arg)
 {
 	struct backup_job	*job = arg;
 
 	admin_bg_fini(&job->bg);
 	free(job);
+}
+
+/* Free job once the copy has ended (it cannot be stopped halfway). */
+static void
+backup_job_free(void *arg)
+{
+	struct backup_job	*job = arg;
+
+	admin_bg_orphan(&job->bg, backup_job_free_rest, job);
 }
 
 /*

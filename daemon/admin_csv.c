@@ -109,15 +109,14 @@ struct import_session {
 
 static struct import_session	*sessions[IMPORT_SESSIONS_MAX];
 
+/* What session_free leaves until the transaction has ended. */
 static void
-session_free(void *arg)
+session_free_rest(void *arg)
 {
 	struct import_session	*s = arg;
 	size_t			 i;
 
-	if (s == NULL)
-		return;
-	admin_bg_fini(&s->bg);		/* a transaction runs to its end */
+	admin_bg_fini(&s->bg);
 	for (i = 0; i < s->nerr; i++)
 		free(s->err[i].text);
 	free(s->err);
@@ -125,6 +124,16 @@ session_free(void *arg)
 	free(s->line);
 	free(s->flags);
 	free(s);
+}
+
+/* Free s; a transaction runs to its end first, in its own thread. */
+static void
+session_free(void *arg)
+{
+	struct import_session	*s = arg;
+
+	if (s != NULL)
+		admin_bg_orphan(&s->bg, session_free_rest, s);
 }
 
 /* Free the key.import sessions still open; at shutdown. */

@@ -108,6 +108,7 @@ struct issue_chunk {
 /* A batch stored by a thread of its own (issue_store). */
 struct issue_storing {
 	struct admin_bg		 bg;
+	bool			 was_running;	/* when the job was freed */
 	struct store_audit	 audit;
 	uint32_t		 n;
 	struct store_issued	*out;		/* its first ring slot */
@@ -152,20 +153,14 @@ issue_cancel(struct issue_job *job)
 	}
 }
 
+/* What issue_job_free leaves until a batch's transaction has ended. */
 static void
-issue_job_free(void *arg)
+issue_job_free_rest(void *arg)
 {
 	struct issue_job	*job = arg;
-	bool			 storing;
 
-	if (job == NULL)
-		return;
-	if (job->chunk != NULL)
-		issue_cancel(job);
-	/* A transaction cannot be stopped halfway: wait for it. */
-	storing = job->storing.bg.running;
 	admin_bg_fini(&job->storing.bg);
-	if (storing && job->storing.bg.rc == STORE_OK)
+	if (job->storing.was_running && job->storing.bg.rc == STORE_OK)
 		job->stored += job->storing.n;
 	/* Keys stored and never answered: say so once, they stay issued. */
 	if (!job->finished && job->stored > 0)
@@ -182,6 +177,20 @@ issue_job_free(void *arg)
 	free(job->ring);
 	free(job->chunk);
 	free(job);
+}
+
+static void
+issue_job_free(void *arg)
+{
+	struct issue_job	*job = arg;
+
+	if (job == NULL)
+		return;
+	if (job->chunk != NULL)
+		issue_cancel(job);
+	/* A transaction cannot be stopped halfway: it ends in its thread. */
+	job->storing.was_running = job->storing.bg.running;
+	admin_bg_orphan(&job->storing.bg, issue_job_free_rest, job);
 }
 
 /*

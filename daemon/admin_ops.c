@@ -703,10 +703,17 @@ admin_op_step(struct admin_op *op)
 
 /* ---- store work beside the event loop: see admin_ops_int.h ---- */
 
+/* Orphaned threads still running (admin_bg_orphan), for keygated's exit. */
+static pthread_mutex_t	orphans_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	orphans_cond = PTHREAD_COND_INITIALIZER;
+static unsigned		orphans;
+
 static void *
 admin_bg_run(void *arg)
 {
 	struct admin_bg	*bg = arg;
+	void		(*rest)(void *);
+	void		*rest_arg;
 	int		 rc;
 
 	rc = bg->fn(bg->arg);
@@ -714,7 +721,19 @@ admin_bg_run(void *arg)
 	pthread_mutex_lock(&bg->lock);
 	bg->rc = rc;
 	bg->done = true;
+	rest = bg->orphan;
+	rest_arg = bg->orphan_arg;
 	pthread_mutex_unlock(&bg->lock);
+	if (rest != NULL) {
+		/* Nobody will join this thread: its op is gone. */
+		pthread_detach(pthread_self());
+		bg->running = false;
+		rest(rest_arg);		/* frees bg */
+		pthread_mutex_lock(&orphans_lock);
+		if (--orphans == 0)
+			pthread_cond_broadcast(&orphans_cond);
+		pthread_mutex_unlock(&orphans_lock);
+	}
 	return NULL;
 }
 
@@ -777,6 +796,40 @@ admin_bg_fini(struct admin_bg *bg)
 		bg->running = false;
 	}
 	pthread_mutex_destroy(&bg->lock);
+}
+
+void
+admin_bg_orphan(struct admin_bg *bg, void (*rest)(void *), void *arg)
+{
+	if (bg->running) {
+		pthread_mutex_lock(&bg->lock);
+		if (!bg->done) {
+			/* Counted before the thread can see it. */
+			pthread_mutex_lock(&orphans_lock);
+			orphans++;
+			pthread_mutex_unlock(&orphans_lock);
+			bg->orphan = rest;
+			bg->orphan_arg = arg;
+			pthread_mutex_unlock(&bg->lock);
+			return;
+		}
+		pthread_mutex_unlock(&bg->lock);
+	}
+	rest(arg);
+}
+
+/* Wait until every orphaned thread has ended: see admin_ops.h. */
+void
+admin_bg_orphans_wait(void)
+{
+	pthread_mutex_lock(&orphans_lock);
+	if (orphans > 0)
+		log_info("admin: waiting for %u store transaction%s of "
+		    "disconnected admin clients to end", orphans,
+		    orphans == 1 ? "" : "s");
+	while (orphans > 0)
+		pthread_cond_wait(&orphans_cond, &orphans_lock);
+	pthread_mutex_unlock(&orphans_lock);
 }
 
 /* How long to wait before the next step: see admin_ops.h. */

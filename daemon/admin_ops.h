@@ -61,8 +61,19 @@ const char	*admin_op_reply(const struct admin_op *op, size_t *len);
  */
 const char	*admin_op_partial(const struct admin_op *op, size_t *len);
 
-/* Free op (NULL is fine); an op not finished stops where it is. */
+/*
+ * Free op (NULL is fine); an op not finished stops where it is, except a
+ * store transaction it started in a thread of its own, which runs to its
+ * end there (see admin_bg_orphans_wait).
+ */
 void		 admin_op_free(struct admin_op *op);
+
+/*
+ * Wait until the store transactions of freed ops have ended (they run on
+ * in their threads, which then free what they used); at shutdown, before
+ * the store is closed.
+ */
+void		 admin_bg_orphans_wait(void);
 
 /*
  * An error reply {"ok": false, "reason": reason, "error": error} as a

@@ -125,14 +125,21 @@ void	admin_reply_store_error(struct admin_op *op, int rc, const char *what);
  * admin_bg_done: true once fn returned and the thread is joined (bg->rc is
  * its result, running false); admin_bg_pending: the opposite, and then
  * op's next step comes ADMIN_LOOK_MSEC later; admin_bg_fini waits for a
- * running fn (a transaction cannot stop halfway: an op freed in the
- * middle, its client gone, holds the loop until then) and releases bg.
- * Between init and fini a bg may run one fn after another.
+ * running fn and releases bg. Between init and fini a bg may run one fn
+ * after another.
+ * admin_bg_orphan is for an op freed in the middle (its client gone): a
+ * transaction cannot stop halfway, and waiting for it would hold the loop,
+ * so rest(arg) (which calls admin_bg_fini and frees what fn uses, bg
+ * included) runs at once when no fn runs, else in bg's thread once fn
+ * returned. rest may not touch the loop's state. keygated's exit waits for
+ * such threads before it closes the store: admin_bg_orphans_wait.
  */
 struct admin_bg {
 	pthread_t	 thread;
 	pthread_mutex_t	 lock;
 	bool		 running;	/* started, not joined */
+	void		(*orphan)(void *);	/* under lock: rest, once orphaned */
+	void		*orphan_arg;
 	bool		 done;		/* under lock */
 	int		 rc;		/* fn's result, once joined */
 	int		(*fn)(void *);
@@ -146,6 +153,7 @@ int	admin_bg_start(struct admin_bg *bg, struct store *st,
 bool	admin_bg_done(struct admin_bg *bg);
 bool	admin_bg_pending(struct admin_op *op, struct admin_bg *bg);
 void	admin_bg_fini(struct admin_bg *bg);
+void	admin_bg_orphan(struct admin_bg *bg, void (*rest)(void *), void *arg);
 
 /* ---- arguments (admin_ops.c) ----
  * Each returns 1 when the argument is present and valid, 0 when it is absent

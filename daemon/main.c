@@ -440,6 +440,7 @@ fail:
 	if (d.admin != NULL)
 		admin_free(d.admin);
 	admin_csv_sessions_free();
+	admin_bg_orphans_wait();	/* before the store closes */
 	metrics_stop();
 	if (sigterm != NULL)
 		event_free(sigterm);

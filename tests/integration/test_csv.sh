@@ -269,5 +269,69 @@ wait "$imp"
 expect_eq "held: the import finishes once the lock is let go" "$?" 0
 check "... all of it" grep -q "^imported 100 licenses" "$T/hold.out"
 expect_eq "... and they are there" "$(count_keys)" "$((before + 100))"
+
+# The admin client goes away while its import waits for the lock: keygated
+# goes on answering other admins, and the import is stored once the lock is
+# let go (its op learns the client is gone when the reply cannot be sent).
+held_import() {	# FILE TAG: a CSV of 100 new licenses
+	"$KG_PY" - "$1" "$2" <<'EOF2'
+import sys
+open(sys.argv[1], "w").write("product,edition,licensee,created,support_expiry,regno\n" +
+    "".join("GW,STD,%s %d,2026-01-01,2027-01-01,%s-%03d\n" % (sys.argv[2], i, sys.argv[2], i)
+    for i in range(100)))
+EOF2
+}
+held_import "$T/orphan.csv" ORPH
+before=$(count_keys)
+coproc HOLD2 { "$KG_BUILD/tests/kg_store_hold" "$B"; }
+read -r -t 10 held <&"${HOLD2[0]}"
+expect_eq "orphan: the store's write lock is held" "$held" held
+"$ADMIN" --data "$B" key import "$T/orphan.csv" >/dev/null 2>&1 &
+imp=$!
+sleep 0.5
+kill -9 "$imp"
+wait "$imp" 2>/dev/null
+sleep 0.3
+"$ADMIN" --data "$B" --timeout 2 product list >"$T/orphan.list" 2>&1
+expect_eq "orphan: keygated answers another admin with the client gone" "$?" 0
+exec {HOLD2[1]}>&-
+for i in $(seq 100); do
+	[ "$(count_keys)" -eq "$((before + 100))" ] && break
+	sleep 0.1
+done
+expect_eq "orphan: the import is stored once the lock is let go" "$(count_keys)" \
+    "$((before + 100))"
+
+# The same, then keygated is told to stop while the lock is still held: the
+# op is freed with its transaction running (admin_bg_orphan), and keygated
+# waits for that transaction, saying so, before it closes the store; it
+# exits cleanly once the lock is let go, and the import is stored.
+held_import "$T/orphan2.csv" ORPHB
+before=$(count_keys)
+coproc HOLD3 { "$KG_BUILD/tests/kg_store_hold" "$B"; }
+read -r -t 10 held <&"${HOLD3[0]}"
+"$ADMIN" --data "$B" key import "$T/orphan2.csv" >/dev/null 2>&1 &
+imp=$!
+sleep 0.5
+kill -9 "$imp"
+wait "$imp" 2>/dev/null
+sleep 0.3
+kill -TERM "$KG_PID"
+# Past the 2-second grace for in-flight requests, into the wait.
+for i in $(seq 100); do
+	grep -q "waiting for 1 store transaction of disconnected admin clients" \
+	    "$B/keygated.log" && break
+	sleep 0.1
+done
+check "orphan at exit: keygated says it waits for the transaction" \
+    grep -q "waiting for 1 store transaction of disconnected admin clients" \
+    "$B/keygated.log"
+check "... and waits" kill -0 "$KG_PID"
+exec {HOLD3[1]}>&-
+wait "$KG_PID"
+expect_eq "orphan at exit: then it exits cleanly" "$?" 0
+KG_PID=
+kg_start "$B" --test-clock "$TODAY" || exit 1
+expect_eq "orphan at exit: the import is stored" "$(count_keys)" "$((before + 100))"
 kg_stop
 kg_done
