@@ -281,17 +281,21 @@ open(sys.argv[1], "w").write("product,edition,licensee,created,support_expiry,re
     for i in range(100)))
 EOF2
 }
+killed_import() {	# FILE: an import of FILE whose client is killed meanwhile
+	local imp
+	"$ADMIN" --data "$B" key import "$1" >/dev/null 2>&1 &
+	imp=$!
+	sleep 0.5
+	kill -9 "$imp"
+	wait "$imp" 2>/dev/null
+	sleep 0.3
+}
 held_import "$T/orphan.csv" ORPH
 before=$(count_keys)
 coproc HOLD2 { "$KG_BUILD/tests/kg_store_hold" "$B"; }
 read -r -t 10 held <&"${HOLD2[0]}"
 expect_eq "orphan: the store's write lock is held" "$held" held
-"$ADMIN" --data "$B" key import "$T/orphan.csv" >/dev/null 2>&1 &
-imp=$!
-sleep 0.5
-kill -9 "$imp"
-wait "$imp" 2>/dev/null
-sleep 0.3
+killed_import "$T/orphan.csv"
 "$ADMIN" --data "$B" --timeout 2 product list >"$T/orphan.list" 2>&1
 expect_eq "orphan: keygated answers another admin with the client gone" "$?" 0
 exec {HOLD2[1]}>&-
@@ -310,12 +314,7 @@ held_import "$T/orphan2.csv" ORPHB
 before=$(count_keys)
 coproc HOLD3 { "$KG_BUILD/tests/kg_store_hold" "$B"; }
 read -r -t 10 held <&"${HOLD3[0]}"
-"$ADMIN" --data "$B" key import "$T/orphan2.csv" >/dev/null 2>&1 &
-imp=$!
-sleep 0.5
-kill -9 "$imp"
-wait "$imp" 2>/dev/null
-sleep 0.3
+killed_import "$T/orphan2.csv"
 kill -TERM "$KG_PID"
 # Past the 2-second grace for in-flight requests, into the wait.
 for i in $(seq 100); do
