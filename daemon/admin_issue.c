@@ -195,8 +195,7 @@ issue_job_free(void *arg)
 
 /*
  * The members every key of this issue shares, after key, regno and serial:
- * the fields and order of key.show's result (admin_keys.c, license_json),
- * as jansson writes them. A streamed issue sends them once a frame
+ * key.show's (admin_json_license_members), as jansson writes them. A streamed issue sends them once a frame
  * ("common"), and each result carries key, regno and serial only; a list
  * reply has them in every result (suffix: ",...}").
  */
@@ -207,15 +206,7 @@ issue_common_make(struct issue_job *job)
 	json_t			*v;
 	size_t			 n;
 
-	v = json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:b,s:I,s:s,s:o}",
-	    "product", lic->product, "edition", lic->edition,
-	    "licensee", lic->licensee, "created", admin_json_date(lic->created),
-	    "support_expiry", admin_json_date(lic->support_expiry),
-	    "license_expiry", admin_json_date(lic->license_expiry),
-	    "support_months", (json_int_t)lic->support_months,
-	    "trial", (int)lic->trial, "revision", (json_int_t)lic->revision,
-	    "state", policy_status_name(KG_STATUS_ACTIVE),
-	    "state_reason", json_null());
+	v = admin_json_license_members(lic, KG_STATUS_ACTIVE, "");
 	if (v == NULL)
 		return -1;
 	job->common = json_dumps(v, JSON_COMPACT);

@@ -65,12 +65,28 @@ list_job_free(void *arg)
 	free(job);
 }
 
+/* key.show's members after key, regno and serial: see admin_ops_int.h. */
+json_t *
+admin_json_license_members(const struct kg_license *lic,
+    enum kg_license_status status, const char *status_reason)
+{
+	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:b,s:I,s:s,s:o}",
+	    "product", lic->product, "edition", lic->edition,
+	    "licensee", lic->licensee, "created", admin_json_date(lic->created),
+	    "support_expiry", admin_json_date(lic->support_expiry),
+	    "license_expiry", admin_json_date(lic->license_expiry),
+	    "support_months", (json_int_t)lic->support_months,
+	    "trial", (int)lic->trial, "revision", (json_int_t)lic->revision,
+	    "state", policy_status_name(status),
+	    "state_reason", admin_json_text_or_null(status_reason));
+}
+
 /* The license as it stands, with its current key text re-signed from it. */
 static json_t *
 license_json(struct daemon *d, const struct store_license *sl)
 {
 	struct kg_license	 lic = sl->lic;
-	json_t			*v;
+	json_t			*v, *members;
 	char			*key = NULL;
 
 	if (signer_license_key_new(d->signer, &lic, &key, NULL) != 0) {
@@ -78,17 +94,17 @@ license_json(struct daemon *d, const struct store_license *sl)
 		    sl->lic.serial);
 		return NULL;
 	}
-	v = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:b,s:I,s:s,s:o}",
-	    "key", key, "regno", lic.regno, "serial", (json_int_t)lic.serial,
-	    "product", lic.product, "edition", lic.edition,
-	    "licensee", lic.licensee, "created", admin_json_date(lic.created),
-	    "support_expiry", admin_json_date(lic.support_expiry),
-	    "license_expiry", admin_json_date(lic.license_expiry),
-	    "support_months", (json_int_t)lic.support_months,
-	    "trial", (int)lic.trial, "revision", (json_int_t)lic.revision,
-	    "state", policy_status_name(sl->status),
-	    "state_reason", admin_json_text_or_null(sl->status_reason));
+	v = json_pack("{s:s,s:s,s:I}", "key", key, "regno", lic.regno,
+	    "serial", (json_int_t)lic.serial);
 	free(key);
+	members = admin_json_license_members(&lic, sl->status,
+	    sl->status_reason);
+	/* Objects keep their insertion order: key, regno, serial, the rest. */
+	if (v == NULL || members == NULL || json_object_update(v, members) == -1) {
+		json_decref(v);
+		v = NULL;
+	}
+	json_decref(members);
 	return v;
 }
 

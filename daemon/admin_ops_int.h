@@ -194,6 +194,13 @@ json_t	*admin_json_money(kg_money m);
 json_t	*admin_json_time(int64_t t);
 /* The string, or null when it is empty. */
 json_t	*admin_json_text_or_null(const char *s);
+/*
+ * What key.show says of a license after its key, regno and serial
+ * (admin_keys.c): product, edition, licensee, dates, support_months, trial,
+ * revision, state and state_reason, in that order.
+ */
+json_t	*admin_json_license_members(const struct kg_license *lic,
+	    enum kg_license_status status, const char *status_reason);
 
 /* ---- lookups with their not-found replies (admin_ops.c): 0 or -1 ---- */
 
