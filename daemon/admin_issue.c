@@ -195,9 +195,10 @@ issue_job_free(void *arg)
 
 /*
  * The members every key of this issue shares, after key, regno and serial:
- * key.show's (admin_json_license_members), as jansson writes them. A streamed issue sends them once a frame
- * ("common"), and each result carries key, regno and serial only; a list
- * reply has them in every result (suffix: ",...}").
+ * key.show's (admin_json_license_members), as jansson writes them. A
+ * streamed issue sends them once a frame ("common"), and each result
+ * carries key, regno and serial only; a list reply has them in every
+ * result (suffix: ",...}").
  */
 static int
 issue_common_make(struct issue_job *job)

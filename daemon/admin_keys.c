@@ -100,7 +100,8 @@ license_json(struct daemon *d, const struct store_license *sl)
 	members = admin_json_license_members(&lic, sl->status,
 	    sl->status_reason);
 	/* Objects keep their insertion order: key, regno, serial, the rest. */
-	if (v == NULL || members == NULL || json_object_update(v, members) == -1) {
+	if (v == NULL || members == NULL ||
+	    json_object_update(v, members) == -1) {
 		json_decref(v);
 		v = NULL;
 	}
