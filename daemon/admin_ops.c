@@ -758,6 +758,7 @@ admin_bg_start(struct admin_bg *bg, struct store *st, int (*fn)(void *),
 	bg->done = false;
 	if ((rc = pthread_create(&bg->thread, NULL, admin_bg_run, bg)) != 0)
 		return rc;
+	(void)pthread_setname_np(bg->thread, "keygated-store");
 	bg->running = true;
 	return 0;
 }

@@ -455,6 +455,8 @@ renew_queue_new(struct daemon *d, struct dispatch_loop *loop,
 		pthread_sigmask(SIG_BLOCK, &all, &old);
 		rc = pthread_create(&grp.thread, NULL, renew_committer_main, NULL);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (rc == 0)
+			(void)pthread_setname_np(grp.thread, "keygated-commit");
 		if (rc != 0) {
 			pthread_mutex_unlock(&grp.lock);
 			log_error("%s: cannot start the committer thread: %s",

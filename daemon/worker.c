@@ -95,6 +95,7 @@ workers_start(struct daemon *d, char *err, size_t errlen)
 	sigset_t	 all, old;
 	size_t		 n = workers_count(d->conf.workers), i;
 	unsigned	 port = 0, bound;
+	char		 name[32];	/* a thread name: 15 bytes at most */
 	int		 rc;
 
 	if ((d->workers = calloc(n, sizeof(*d->workers))) == NULL) {
@@ -136,6 +137,9 @@ workers_start(struct daemon *d, char *err, size_t errlen)
 			return -1;
 		}
 		w->running = true;
+		/* "keygated-w1": what ps -L and top -H show (best effort). */
+		snprintf(name, sizeof(name), "keygated-w%zu", i);
+		(void)pthread_setname_np(w->thread, name);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 

@@ -6,7 +6,8 @@
 #   count), and one port file;
 # - 48 clients at once, each on its own connection, mix checks and act
 #   redemptions: every reply verifies (python3-nacl), every act is redeemed
-#   exactly once, the store agrees afterwards;
+#   exactly once, the store agrees afterwards; the kernel spread them over
+#   the four loops (each loop's thread woke at least 50 times meanwhile);
 # - while they run, SIGHUP reloads the configuration and the signing key is
 #   rotated: replies signed before verify with the old key, after with the
 #   new one, and no reply fails;
@@ -32,6 +33,9 @@ check "the log says 4 workers" grep -q "4 workers" "$D/keygated.log"
 # Four event loops (the main thread is the first) and the committer thread.
 expect_eq "keygated runs 4 workers and a committer" \
     "$(ls "/proc/$KG_PID/task" | wc -l)" 5
+expect_eq "... named for ps -L" \
+    "$(cat /proc/"$KG_PID"/task/*/comm | sort | tr '\n' ' ')" \
+    "keygated keygated-commit keygated-w1 keygated-w2 keygated-w3 "
 
 # 48 keys and 48 acts, one pair per client.
 adm key issue WRK STD --licensee "Many Ltd" --count 48 >"$T/keys.txt" 2>/dev/null ||
@@ -40,6 +44,20 @@ kg_register_acts WA 48 WRK 12
 OLD_PUB=$(cat "$D/signing.pub")
 cp "$D/signing.pub" "$T/old.pub"
 export KG_MPORT=$(cat "$D/metrics.port")
+
+# switches: "TID voluntary-context-switches" for each of keygated's event
+# loops: the main thread ("keygated") and the workers ("keygated-w1"...),
+# not the committer ("keygated-commit").
+switches() {
+	local t
+	for t in /proc/"$KG_PID"/task/*; do
+		case $(cat "$t/comm") in
+		keygated | keygated-w*)
+			echo "${t##*/} $(awk '/^voluntary_ctxt_switches:/ { print $2 }' "$t/status")" ;;
+		esac
+	done
+}
+switches >"$T/switches.before"
 
 kgpy - "$T/keys.txt" "$T/old.pub" "$D/signing.pub" >"$T/load.out" 2>&1 <<'EOF' &
 import os, sys, threading, time
@@ -108,6 +126,14 @@ sleep 0.2
 kill -HUP "$KG_PID"
 wait "$LOAD"
 cat "$T/load.out"
+switches >"$T/switches.after"
+# A loop that served connections slept and woke for each batch of them; an
+# idle one only for its timers. SO_REUSEPORT spreads the 48 connections
+# (a loop gets 2 or fewer about once in 10,000 runs).
+busy=$(join "$T/switches.before" "$T/switches.after" |
+    awk '$3 - $2 >= 50 { n++ } END { print n + 0 }')
+echo "      loops that woke 50 times or more: $busy"
+check "the connections were served by all 4 loops ($busy busy)" [ "$busy" -eq 4 ]
 expect_eq "48 x 39 checks answered and verified" "$(awk '$1 == "checks" { print $2 }' "$T/load.out")" 1872
 expect_eq "48 acts redeemed" "$(awk '$1 == "redeemed" { print $2 }' "$T/load.out")" 48
 expect_eq "no client failed" "$(awk '$1 == "errors" { print $2 }' "$T/load.out")" 0
