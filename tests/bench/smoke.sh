@@ -4,7 +4,9 @@
 # (an open-loop run also its server latency);
 # with another vendor's public key every sampled signature must fail to
 # verify (so a broken daemon cannot look fast); activations redeem each act
-# once; and the echo baseline answers frames of the size it was told.
+# once; the echo baseline answers frames of the size it was told; the
+# crypto loop and the LMDB commit loop run the iterations they were asked
+# for; and tests/bench/run is a valid bash script.
 . "${KG_SOURCE:?KG_SOURCE must name the source dir}/tests/integration/lib.sh"
 
 KGBENCH=$KG_BUILD/tests/bench/kgbench
@@ -100,5 +102,21 @@ kill -TERM "$ECHO_PID"
 wait "$ECHO_PID"
 expect_eq "echo: clean exit on SIGTERM" "$?" 0
 ECHO_PID=
+
+# The other baselines: what they were asked for, each a time above zero.
+pos() { awk -v v="$1" 'BEGIN { exit !(v + 0 > 0) }'; }
+CRYPTOLOOP=$KG_BUILD/tests/bench/cryptoloop
+"$CRYPTOLOOP" --iterations 20 --body-size 150 >"$T/crypto.out" 2>&1
+expect_eq "cryptoloop: exit status (every key verified)" "$?" 0
+expect_eq "cryptoloop: iterations" "$(field "$T/crypto.out" crypto_iterations)" 20
+check "cryptoloop: a time per iteration" pos "$(field "$T/crypto.out" crypto_us_per_iteration)"
+"$CRYPTOLOOP" --sign-only 20 >"$T/sign.out" 2>&1
+expect_eq "cryptoloop --sign-only: signatures" "$(field "$T/sign.out" sign_count)" 20
+check "cryptoloop --sign-only: a time per signature" pos "$(field "$T/sign.out" sign_us)"
+mkdir "$T/lmdb"
+"$KG_BUILD/tests/bench/lmdbcommit" --dir "$T/lmdb" --count 5 >"$T/lmdb.out" 2>&1
+expect_eq "lmdbcommit: commits" "$(field "$T/lmdb.out" lmdb_commits)" 5
+check "lmdbcommit: a rate" pos "$(field "$T/lmdb.out" lmdb_commits_per_s)"
+check "tests/bench/run parses" bash -n "$KG_SOURCE/tests/bench/run"
 
 kg_done
