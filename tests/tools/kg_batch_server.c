@@ -249,7 +249,6 @@ static int
 opts_parse(int argc, char *argv[], struct opts *o)
 {
 	int	i;
-	char	*end;
 
 	if (argc < 2)
 		return -1;
@@ -260,9 +259,9 @@ opts_parse(int argc, char *argv[], struct opts *o)
 		if (strcmp(argv[i], "--forge") == 0)
 			o->forge = true;
 		else if (i + 1 < argc && strcmp(argv[i], "--size") == 0)
-			o->size = strtoul(argv[++i], &end, 10);
+			o->size = strtoul(argv[++i], NULL, 10);
 		else if (i + 1 < argc && strcmp(argv[i], "--index") == 0)
-			o->index = strtoul(argv[++i], &end, 10);
+			o->index = strtoul(argv[++i], NULL, 10);
 		else
 			return -1;
 	}
