@@ -16,6 +16,7 @@ or, for scripts in this directory, from their own directory.
   keys     load_pubkey, pubkey (the file named by $KG_PUBKEY), key_id
   clients  connect (optionally from a source address), check, Client
   servers  listen_port_file (a listener on 127.0.0.1 port 0, its port in a file)
+  metrics  metrics (the samples of one scrape of keygated's /metrics)
 """
 import base64
 import datetime
@@ -399,3 +400,19 @@ def listen_port_file(port_file, backlog=16):
         f.write("%d\n" % ls.getsockname()[1])
     os.rename(port_file + ".tmp", port_file)
     return ls
+
+
+# ---- metrics
+
+
+def metrics(prefix="", port=None):
+    """{sample name with its labels: value} of one scrape of keygated's
+    /metrics on 127.0.0.1 (port default $KG_MPORT), for the samples whose
+    names start with prefix."""
+    import urllib.request
+    if port is None:
+        port = int(os.environ["KG_MPORT"])
+    body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                  timeout=10).read().decode()
+    return {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1])
+            for l in body.splitlines() if l.startswith(prefix)}

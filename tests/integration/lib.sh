@@ -19,6 +19,9 @@
 #                        keygate's wire protocol); KG_PYTHONPATH for `timeout` etc.
 #   kg_rss [PID]         VmRSS of PID (default keygated) in kB
 #   kg_signer_pid [PID]  the pids of PID's children (default keygated: its signer)
+#   kg_metrics_conf DIR  DIR's keygated.conf serves /metrics on 127.0.0.1 port 0,
+#                        its port written to DIR/metrics.port (kgwire.metrics
+#                        reads $KG_MPORT)
 #   kg_wait_file FILE S  wait up to S seconds for FILE to exist
 #   kg_wait_log PATTERN [S] [FILE]  wait up to S (10) seconds for a line of
 #                        FILE (default $KG_DATA/keygated.log) matching PATTERN
@@ -170,6 +173,11 @@ kg_signer_pid() {
 		set -- $s
 		[ "${2:-}" = "$ppid" ] && echo "${p#/proc/}"
 	done
+}
+
+kg_metrics_conf() {
+	printf 'metrics_listen = 127.0.0.1:0\nmetrics_port_file = %s\n' \
+	    "$1/metrics.port" >>"$1/keygated.conf"
 }
 
 kg_wait_file() {

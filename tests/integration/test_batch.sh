@@ -38,10 +38,7 @@
 
 D=$T/d
 kg_init "$D"
-cat >>"$D/keygated.conf" <<EOF
-metrics_listen = 127.0.0.1:0
-metrics_port_file = $D/metrics.port
-EOF
+kg_metrics_conf "$D"
 kg_start "$D" || exit 1
 kg_product BAT "Batch Ltd"
 kg_wire_key BAT
@@ -53,7 +50,7 @@ kg_register_acts HLD 6 BAT 12
 export KG_MPORT=$(cat "$D/metrics.port")
 
 T="$T" kgpy - >"$T/batch.out" 2>&1 <<'EOF'
-import os, socket, struct, threading, urllib.request
+import os, socket, struct, threading
 import kgwire as w
 
 port, pk, key = int(os.environ["KG_PORT"]), w.pubkey(), os.environ["KEY"]
@@ -64,12 +61,7 @@ def check_req():
     nonce = os.urandom(16)
     return nonce, w.request("check", nonce, key=key, product="BAT", version="1.0.0")
 
-def counters(prefix):
-    """The samples of one scrape of /metrics whose names start with prefix."""
-    body = urllib.request.urlopen("http://127.0.0.1:%s/metrics" %
-                                  os.environ["KG_MPORT"], timeout=10).read().decode()
-    return {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1])
-            for l in body.splitlines() if l.startswith(prefix)}
+counters = w.metrics
 
 def metrics():
     return counters("keygate_reply_batch_size_")

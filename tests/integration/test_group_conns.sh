@@ -14,10 +14,7 @@
 
 D=$T/d
 kg_init "$D"
-cat >>"$D/keygated.conf" <<EOF
-metrics_listen = 127.0.0.1:0
-metrics_port_file = $D/metrics.port
-EOF
+kg_metrics_conf "$D"
 kg_start "$D" || exit 1
 kg_product GC "Group Ltd"
 kg_wire_key GC
@@ -30,18 +27,14 @@ read -r -t 10 held <&"${HOLD[0]}"
 expect_eq "another process holds the store's write lock" "$held" held
 
 kgpy - >"$T/group.out" 2>&1 <<'EOF' &
-import json, os, select, time, urllib.request
+import json, os, select
 import kgwire as w
 
 def say(ok, text):
     print(("OK " if ok else "FAIL ") + text, flush=True)
 
 def group_counters():
-    body = urllib.request.urlopen("http://127.0.0.1:%s/metrics" %
-                                  os.environ["KG_MPORT"], timeout=10).read().decode()
-    return {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1])
-            for l in body.splitlines()
-            if l.startswith("keygate_redemption_group_size_")}
+    return w.metrics("keygate_redemption_group_size_")
 
 keys = [json.loads(l)["key"] for l in open(os.environ["T"] + "/keys.json")]
 g0 = group_counters()

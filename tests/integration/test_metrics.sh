@@ -44,10 +44,7 @@ check "metrics_allow_remote takes yes or no" bash -c \
 # ---- metrics on a free loopback port
 D=$T/d
 kg_init "$D"
-cat >>"$D/keygated.conf" <<EOF
-metrics_listen = 127.0.0.1:0
-metrics_port_file = $D/metrics.port
-EOF
+kg_metrics_conf "$D"
 kg_start "$D" --test-clock "$TODAY" || exit 1
 check "the metrics port file was written before the public one" [ -s "$D/metrics.port" ]
 MPORT=$(cat "$D/metrics.port")

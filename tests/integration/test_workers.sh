@@ -22,9 +22,8 @@ kg_init "$D"
 cat >>"$D/keygated.conf" <<EOF
 workers = 4
 max_connections = 60
-metrics_listen = 127.0.0.1:0
-metrics_port_file = $D/metrics.port
 EOF
+kg_metrics_conf "$D"
 kg_start "$D" || exit 1
 kg_product WRK "Workers Ltd"
 kg_wire_key WRK
