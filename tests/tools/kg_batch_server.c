@@ -173,10 +173,11 @@ answer(int fd, const struct opts *o, const uint8_t *msg, size_t len)
 {
 	static uint8_t		 body[KG_MERKLE_LEAVES_MAX][BODY_MAX];
 	static uint8_t		 leaf[KG_MERKLE_LEAVES_MAX][KG_MERKLE_HASH_LEN];
+	static size_t		 blen[KG_MERKLE_LEAVES_MAX];
 	static struct wire_request req;
 	uint8_t			 path[KG_MERKLE_DEPTH_MAX][KG_MERKLE_HASH_LEN];
 	uint8_t			 sig[KG_SIG_LEN], other[32], *frame;
-	size_t			 blen[KG_MERKLE_LEAVES_MAX], i, flen;
+	size_t			 i, flen;
 	struct wire_signed	 ws;
 	int			 depth = 0, rc = -1;
 
